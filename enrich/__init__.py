@@ -1,0 +1,1 @@
+"""Enrichers: DNS, hosting, TLS, web fingerprints and payment endpoints per site."""

@@ -1,0 +1,1 @@
+"""Evidence packs: signed, hashed, timestamped WACZ captures for legal teams."""

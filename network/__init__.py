@@ -1,0 +1,1 @@
+"""Network mapping: reseller-to-upstream links, infrastructure pivots, graph exports."""

@@ -1,0 +1,3 @@
+from panelmap.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Spiders: fetch and render panel sites, capture every response, extract catalogues."""

@@ -1,0 +1,31 @@
+"""Storage: the data model, its migrations and the calls other stages use to read and write it.
+
+    from panelmap.storage import Database, upsert_site
+
+    db = Database.open("postgresql+psycopg://127.0.0.1/panelmap")
+    db.upgrade()
+    with db.session() as session:
+        site_id = upsert_site(session, "justanotherpanel.com", kind="panel")
+
+Other stages go through this package; none of them writes SQL of its own.
+"""
+
+from .database import DEFAULT_URL, ENV_VAR, Database, DatabaseError, redact_url, resolve_url
+from .queries import list_panels
+from .records import normalise_domain, record_price, upsert_service, upsert_site
+from .upsert import upsert
+
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_VAR",
+    "list_panels",
+    "Database",
+    "DatabaseError",
+    "normalise_domain",
+    "record_price",
+    "redact_url",
+    "resolve_url",
+    "upsert",
+    "upsert_service",
+    "upsert_site",
+]

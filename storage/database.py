@@ -1,0 +1,153 @@
+"""Opening a database: URL checks, engine settings per dialect, migrations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///panelmap.db"
+ENV_VAR = "PANELMAP_DATABASE_URL"
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+
+
+class DatabaseError(Exception):
+    """A database that cannot be used: bad URL, unreachable, or not migrated. One line for humans."""
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL to use: the one given, else $PANELMAP_DATABASE_URL, else the SQLite default."""
+    return url or os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, fit for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the CLI, a report) work while a crawl writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_database_engine(url: str) -> Engine:
+    """An Engine for a panelmap database, or DatabaseError with a one-line reason."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"invalid database URL {url!r}: expected e.g. {DEFAULT_URL} or postgresql+psycopg://host/db") from None
+    if parsed.get_backend_name() not in SUPPORTED_DIALECTS:
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r} in {redact_url(url)}: use sqlite or postgresql+psycopg"
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = 10
+    try:
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ValueError, TypeError) as exc:
+        raise DatabaseError(f"invalid database URL {redact_url(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    message = str(getattr(exc, "orig", None) or exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
+class Database:
+    """A panelmap database: an engine, its sessions and its migrations.
+
+    >>> db = Database.open("sqlite:///panelmap.db")
+    >>> db.upgrade()
+    >>> with db.session() as session:
+    ...     ...
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Database:
+        """Open (without connecting yet) the database at `url`, resolved as in `resolve_url`."""
+        return cls(create_database_engine(resolve_url(url)))
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def check_connection(self) -> None:
+        """Connect once, turning any failure into a one-line DatabaseError."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot connect to {self.url}: {_first_line(exc)}") from None
+
+    def alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(files("panelmap.storage") / "migrations"))
+        config.attributes["engine"] = self.engine
+        return config
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema to `revision` (the newest by default)."""
+        self.check_connection()
+        command.upgrade(self.alembic_config(), revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def require_schema(self) -> None:
+        """Fail with a clear message when the schema is missing or older than this code."""
+        self.check_connection()
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        current = self.current_revision()
+        if current != head:
+            state = "has no panelmap schema" if current is None else f"is at revision {current}, not {head}"
+            raise DatabaseError(f"database {self.url} {state}: run `panelmap db upgrade`")
+
+    def table_names(self) -> list[str]:
+        return inspect(self.engine).get_table_names()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,64 @@
+"""Writing things and observations: the calls the crawler and enrichers make.
+
+Every call is idempotent for the same run: doing the same work twice leaves the
+same rows, which is what lets a killed crawl be run again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .models import PriceObservation, Service, Site, utcnow
+from .upsert import upsert
+
+# The columns of a price observation that a repeated run may correct.
+_PRICE_FIELDS = tuple(
+    column.name
+    for column in PriceObservation.__table__.columns
+    if column.name not in {"id", "run_id", "service_id", "source"}
+)
+
+
+def normalise_domain(domain: str) -> str:
+    """`HTTPS://WWW.Example.com/x` -> `www.example.com`: lower case, no scheme, path or port."""
+    host = domain.strip().lower()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = host.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = host.rsplit("@", 1)[-1]
+    if not host.startswith("["):
+        host = host.split(":", 1)[0]
+    host = host.rstrip(".")
+    if not host:
+        raise ValueError(f"no domain in {domain!r}")
+    return host
+
+
+def upsert_site(session: Session, domain: str, *, seen_at: datetime | None = None, **fields: Any) -> int:
+    """The id of the Site for `domain`, creating it if new; `fields` (kind, software,
+    software_evidence, tenant_code) overwrite what was known, and last_seen moves on."""
+    seen_at = seen_at or utcnow()
+    values = {"domain": normalise_domain(domain), "first_seen": seen_at, "last_seen": seen_at, **fields}
+    return upsert(session, Site, values, conflict=["domain"], update=["last_seen", *fields])
+
+
+def upsert_service(session: Session, site_id: int, service_key: str, *, seen_at: datetime | None = None) -> int:
+    """The id of the Service `service_key` (the panel's own id) of a site."""
+    seen_at = seen_at or utcnow()
+    values = {"site_id": site_id, "service_key": str(service_key), "first_seen": seen_at, "last_seen": seen_at}
+    return upsert(session, Service, values, conflict=["site_id", "service_key"], update=["last_seen"])
+
+
+def record_price(session: Session, run_id: int, service_id: int, source: str, **fields: Any) -> int:
+    """Store what a run saw of a service from `source` (html / api); a second call for
+    the same run, service and source replaces the first."""
+    unknown = set(fields) - set(_PRICE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown price observation fields: {sorted(unknown)}")
+    values = {"run_id": run_id, "service_id": service_id, "source": source, **fields}
+    return upsert(
+        session, PriceObservation, values, conflict=["run_id", "service_id", "source"], update=list(fields)
+    )
