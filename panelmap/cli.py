@@ -82,17 +82,17 @@ def _configure_logging(verbosity: int) -> None:
     callback=_load_config_file, help="TOML file with default values for any option ($PANELMAP_CONFIG).",
 )
 @click.option(
-    "--db", "db_url", envvar="PANELMAP_DATABASE_URL", metavar="URL",
-    help="Database URL (default sqlite:///panelmap.db; $PANELMAP_DATABASE_URL).",
+    "--db", "database", envvar="PANELMAP_DATABASE_URL", metavar="URL",
+    help="Database URL (default sqlite:///panelmap.db; $PANELMAP_DATABASE_URL; `database` in the config file).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, database: str | None, verbose: int, quiet: bool) -> None:
     """Map SMM panels, their resellers and their infrastructure."""
     verbosity = -1 if quiet else verbose
     _configure_logging(verbosity)
-    ctx.obj = AppContext(db_url=db_url, verbosity=verbosity)
+    ctx.obj = AppContext(db_url=database, verbosity=verbosity)
 
 
 @cli.group()
@@ -115,12 +115,12 @@ def db_upgrade(app: AppContext, revision: str) -> None:
 @click.option("--site", help="Only this site (domain).")
 @format_option
 @click.pass_obj
-def panels(app: AppContext, site: str | None, output_format: str) -> None:
+def panels(app: AppContext, site: str | None, format: str) -> None:
     """One row per site: software, services in the latest crawl, when and how it was crawled."""
     database = app.open_database()
     with database.session() as session:
         rows = list_panels(session, site)
-    emit(rows, ["site", "kind", "software", "services", "last_crawled", "status"], output_format, title="Sites")
+    emit(rows, ["site", "kind", "software", "services", "last_crawled", "status"], format, title="Sites")
 
 
 def main() -> None:

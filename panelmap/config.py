@@ -3,7 +3,7 @@
 Top-level keys are the global options; a table per command holds that
 command's options, nested like the commands themselves:
 
-    db = "postgresql+psycopg://127.0.0.1/panelmap"
+    database = "postgresql+psycopg://127.0.0.1/panelmap"   # --db
 
     [crawl]
     proxy = "http://127.0.0.1:8080"

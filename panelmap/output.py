@@ -21,7 +21,7 @@ from rich.table import Table
 FORMATS = ("table", "json", "csv")
 
 format_option = click.option(
-    "--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True,
+    "--format", type=click.Choice(FORMATS), default="table", show_default=True,
     help="Output format: a table for people, json or csv for programs.",
 )
 
@@ -50,14 +50,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], output_format: str, *,
+def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], format: str, *,
          title: str | None = None, stream: TextIO | None = None) -> None:
-    """Write `rows` (dicts with at least `columns`) in `output_format`."""
+    """Write `rows` (dicts with at least `columns`) in `format` (table, json or csv)."""
     stream = stream or sys.stdout
-    if output_format == "json":
+    if format == "json":
         json.dump([plain(dict(row)) for row in rows], stream, ensure_ascii=False, indent=2)
         stream.write("\n")
-    elif output_format == "csv":
+    elif format == "csv":
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:

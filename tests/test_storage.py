@@ -1,0 +1,132 @@
+"""Storage on both databases: migrations, drift, idempotent writes, exact values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from alembic import command
+from alembic.util.exc import CommandError
+from sqlalchemy import func, select
+
+from panelmap.storage import Database, record_price, upsert_service, upsert_site
+from panelmap.storage.models import Base, CrawlRun, PriceObservation, Service, Site
+
+
+def test_upgrade_creates_every_model_table(database_url: str) -> None:
+    db = Database.open(database_url)
+    assert db.current_revision() is None
+    db.upgrade()
+    assert db.current_revision() is not None
+    assert set(Base.metadata.tables) <= set(db.table_names())
+    db.dispose()
+
+
+def test_models_and_migrations_do_not_drift(database: Database) -> None:
+    # alembic check raises when autogenerate would produce any operation.
+    command.check(database.alembic_config())
+
+
+def test_check_detects_drift_when_schema_lags(database_url: str) -> None:
+    db = Database.open(database_url)
+    db.upgrade("base")
+    with pytest.raises(CommandError):
+        command.check(db.alembic_config())
+    db.dispose()
+
+
+def _count(db: Database, model: type[Base]) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_upserting_twice_leaves_one_row_each(database: Database) -> None:
+    for attempt in range(2):
+        with database.session() as session:
+            run = session.get(CrawlRun, 1) or CrawlRun(id=1)
+            session.add(run)
+            session.flush()
+            site_id = upsert_site(session, "https://WWW.JustAnotherPanel.com/services", kind="panel")
+            service_id = upsert_service(session, site_id, "2998")
+            record_price(
+                session, run.id, service_id, "html",
+                name="Spotify Plays [USA]", rate=Decimal("1.1025"), rate_text="$1.1025", currency="USD",
+                min_quantity=1000, max_quantity=None, max_unlimited=True,
+            )
+    assert _count(database, Site) == 1
+    assert _count(database, Service) == 1
+    assert _count(database, PriceObservation) == 1
+    with database.session() as session:
+        assert session.scalars(select(Site.domain)).one() == "www.justanotherpanel.com"
+
+
+def test_repeated_observation_in_same_run_replaces_values(database: Database) -> None:
+    with database.session() as session:
+        run = CrawlRun()
+        session.add(run)
+        session.flush()
+        service_id = upsert_service(session, upsert_site(session, "panel.example"), "7")
+        first = record_price(session, run.id, service_id, "api", name="a", rate=Decimal("1"), rate_text="1",
+                             currency="USD")
+        second = record_price(session, run.id, service_id, "api", name="b", rate=Decimal("2.5"), rate_text="2.5",
+                              currency="USD")
+        # A second source in the same run is a second observation.
+        other = record_price(session, run.id, service_id, "html", name="b", rate=Decimal("2.5"), rate_text="$2.50",
+                             currency="USD")
+    assert first == second != other
+    with database.session() as session:
+        observation = session.get(PriceObservation, first)
+        assert (observation.name, observation.rate) == ("b", Decimal("2.5"))
+
+
+def test_site_keeps_first_seen_and_advances_last_seen(database: Database) -> None:
+    early = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    late = datetime(2026, 6, 1, 12, 30, tzinfo=timezone.utc)
+    with database.session() as session:
+        upsert_site(session, "reseller.example", seen_at=early)
+        upsert_site(session, "reseller.example", seen_at=late, software="perfect_panel")
+    with database.session() as session:
+        site = session.scalars(select(Site)).one()
+        assert (site.first_seen, site.last_seen, site.software) == (early, late, "perfect_panel")
+        assert site.first_seen.tzinfo is not None
+
+
+def test_rates_round_trip_exactly(database: Database) -> None:
+    rates = [Decimal("0.0135"), Decimal("1.1025"), Decimal("6.2375"), Decimal("2500"), Decimal("0.000123456789")]
+    with database.session() as session:
+        run = CrawlRun()
+        session.add(run)
+        session.flush()
+        site_id = upsert_site(session, "exact.example")
+        for number, rate in enumerate(rates):
+            record_price(session, run.id, upsert_service(session, site_id, str(number)), "html",
+                         name="x", rate=rate, rate_text=str(rate), currency="USD")
+    with database.session() as session:
+        stored = session.scalars(select(PriceObservation.rate).order_by(PriceObservation.id)).all()
+    assert stored == rates
+    assert [str(rate) for rate in stored] == ["0.0135", "1.1025", "6.2375", "2500", "0.000123456789"]
+
+
+def test_record_price_rejects_unknown_fields(database: Database) -> None:
+    with database.session() as session, pytest.raises(TypeError, match="colour"):
+        record_price(session, 1, 1, "html", colour="red")
+
+
+@pytest.mark.parametrize("domain,expected", [
+    ("Example.COM", "example.com"),
+    ("https://www.example.com:8443/services?x=1", "www.example.com"),
+    ("example.com.", "example.com"),
+])
+def test_normalise_domain(domain: str, expected: str) -> None:
+    from panelmap.storage import normalise_domain
+
+    assert normalise_domain(domain) == expected
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
