@@ -12,7 +12,8 @@ Other stages go through this package; none of them writes SQL of its own.
 
 from .database import DEFAULT_URL, ENV_VAR, Database, DatabaseError, redact_url, resolve_url
 from .queries import list_panels
-from .records import normalise_domain, record_price, upsert_service, upsert_site
+from .records import normalise_domain, record_capture, record_price, upsert_service, upsert_site
+from .warc import SecretRedactor, WarcFileWriter, WrittenRecord, read_record_payload
 from .upsert import upsert
 
 __all__ = [
@@ -22,7 +23,12 @@ __all__ = [
     "Database",
     "DatabaseError",
     "normalise_domain",
+    "read_record_payload",
+    "record_capture",
     "record_price",
+    "SecretRedactor",
+    "WarcFileWriter",
+    "WrittenRecord",
     "redact_url",
     "resolve_url",
     "upsert",

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .models import PriceObservation, Service, Site, utcnow
+from .models import Capture, PriceObservation, Service, Site, utcnow
 from .upsert import upsert
+from .warc import WrittenRecord
 
 # The columns of a price observation that a repeated run may correct.
 _PRICE_FIELDS = tuple(
@@ -62,3 +63,19 @@ def record_price(session: Session, run_id: int, service_id: int, source: str, **
     return upsert(
         session, PriceObservation, values, conflict=["run_id", "service_id", "source"], update=list(fields)
     )
+
+
+def record_capture(session: Session, run_id: int, kind: str, url: str, written: WrittenRecord, *,
+                   site_id: int | None = None, parent_id: int | None = None, **fields: Any) -> int:
+    """Store the Capture row for a WARC record just written; idempotent on the record id.
+
+    `fields` are the Capture columns that describe the fetch: final_url, method,
+    http_status, content_type, server_ip, fetched_at, duration_ms.
+    """
+    values = {
+        "run_id": run_id, "site_id": site_id, "parent_id": parent_id, "kind": kind, "url": url,
+        "sha256": written.payload_sha256, "size": written.payload_size, "warc_file": written.warc_file,
+        "warc_offset": written.offset, "warc_length": written.length, "warc_record_id": written.record_id,
+        **fields,
+    }
+    return upsert(session, Capture, values, conflict=["warc_record_id"])
