@@ -128,6 +128,8 @@ class SiteCrawl(Base):
     reason: Mapped[Optional[str]] = mapped_column(Text)
     pages: Mapped[int] = mapped_column(default=0)
     services: Mapped[int] = mapped_column(default=0)
+    # What else a person reading the run needs: API status, HTML/API disagreements, errors per page.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[Optional[datetime]]
 
