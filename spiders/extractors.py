@@ -1,0 +1,88 @@
+"""The entry point for page extraction: which page object reads a page.
+
+The crawler hands over what it fetched (URL, body, headers) and gets typed
+results back; it never needs to know which theme or software made the page.
+Page objects are tried from the most specific markup to the generic table, and
+a specific one that finds nothing gives way to the generic one (a theme that
+keeps the hooks but moves the table still has a readable table).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urljoin, urlsplit
+
+from .extract_perfectpanel import PerfectPanelServicesPage
+from .extract_smartpanel import SmartPanelServicesPage
+from .extract_table import Headers, ServicesPage, TablePage, header_dict, parse_html, text_of
+from .items import PageExtraction
+
+PAGE_KINDS: tuple[type[ServicesPage], ...] = (PerfectPanelServicesPage, SmartPanelServicesPage, TablePage)
+
+
+def services_page(url: str, body: str | bytes, headers: Headers = None) -> ServicesPage:
+    """The page object for a services page: the first kind whose markup the page
+    carries, else the generic table."""
+    header_map = header_dict(headers)
+    tree = parse_html(body, header_map)
+    kind = next((kind for kind in PAGE_KINDS if kind.matches(tree)), TablePage)
+    return kind(url, body, header_map, tree=tree)
+
+
+def extract_page(url: str, body: str | bytes, headers: Headers = None) -> PageExtraction:
+    """Entries, pagination and category links of one services page."""
+    page = services_page(url, body, headers)
+    result = page.extract()
+    if not result.entries and not isinstance(page, TablePage):
+        fallback = TablePage(url, body, page.headers, tree=page.tree).extract()
+        if fallback.entries:
+            return fallback
+    return result
+
+
+# Words that name the price list, in the languages panels are common in.
+_SERVICES_WORDS = frozenset({
+    "services", "service", "prices", "price", "pricing", "price list", "pricelist",
+    "rates", "tarifs", "tarif", "tariffs", "precios", "preços", "precos", "servicios", "serviços",
+    "servicos", "preise", "dienste", "fiyatlar", "hizmetler", "servisler", "layanan", "harga",
+    "daftar layanan", "услуги", "цены", "прайс", "servizi", "prezzi", "khidmat", "الخدمات",
+    "الأسعار", "सेवाएं", "dịch vụ", "bảng giá",
+})
+_SQUEEZE = re.compile(r"\s+")
+
+
+def find_services_links(url: str, body: str | bytes, headers: Headers = None) -> list[str]:
+    """Links on a home page that lead to its services or price list, best first:
+    links whose path ends in such a word (/services, /pricing), then links whose
+    text says it; same site only."""
+    tree = parse_html(body, header_dict(headers))
+    base = tree.find(".//base[@href]")
+    base_url = urljoin(url, base.get("href")) if base is not None else url
+    site = _site(url)
+    by_path: list[str] = []
+    by_text: list[str] = []
+    for anchor in tree.iter("a"):
+        href = anchor.get("href")
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+            continue
+        absolute = urljoin(base_url, href.strip()).split("#", 1)[0]
+        parts = urlsplit(absolute)
+        if _site(absolute) != site or parts.scheme not in ("http", "https"):
+            continue
+        last_segment = parts.path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]  # "services.php"
+        if _means_services(last_segment.replace("-", " ").replace("_", " ")):
+            by_path.append(absolute)
+        elif _means_services(text_of(anchor)):
+            by_text.append(absolute)
+    return [link for link in dict.fromkeys(by_path + by_text) if link != url]
+
+
+def _means_services(text: str) -> bool:
+    key = _SQUEEZE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    return key in _SERVICES_WORDS
+
+
+def _site(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
