@@ -11,27 +11,40 @@ Other stages go through this package; none of them writes SQL of its own.
 """
 
 from .database import DEFAULT_URL, ENV_VAR, Database, DatabaseError, redact_url, resolve_url
-from .queries import list_panels
-from .records import normalise_domain, record_capture, record_price, upsert_service, upsert_site
+from .queries import list_panels, list_run_sites, list_services
+from .records import (
+    normalise_domain,
+    record_capture,
+    record_price,
+    record_prices,
+    upsert_service,
+    upsert_services,
+    upsert_site,
+)
 from .warc import SecretRedactor, WarcFileWriter, WrittenRecord, read_record_payload
-from .upsert import upsert
+from .upsert import upsert, upsert_many
 
 __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
     "list_panels",
+    "list_run_sites",
+    "list_services",
     "Database",
     "DatabaseError",
     "normalise_domain",
     "read_record_payload",
     "record_capture",
     "record_price",
+    "record_prices",
     "SecretRedactor",
     "WarcFileWriter",
     "WrittenRecord",
     "redact_url",
     "resolve_url",
     "upsert",
+    "upsert_many",
     "upsert_service",
+    "upsert_services",
     "upsert_site",
 ]

@@ -7,12 +7,13 @@ same rows, which is what lets a killed crawl be run again.
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from .models import Capture, PriceObservation, Service, Site, utcnow
-from .upsert import upsert
+from .upsert import upsert, upsert_many
 from .warc import WrittenRecord
 
 # The columns of a price observation that a repeated run may correct.
@@ -51,6 +52,30 @@ def upsert_service(session: Session, site_id: int, service_key: str, *, seen_at:
     seen_at = seen_at or utcnow()
     values = {"site_id": site_id, "service_key": str(service_key), "first_seen": seen_at, "last_seen": seen_at}
     return upsert(session, Service, values, conflict=["site_id", "service_key"], update=["last_seen"])
+
+
+def upsert_services(session: Session, site_id: int, service_keys: Sequence[str], *,
+                    seen_at: datetime | None = None) -> dict[str, int]:
+    """`upsert_service` for many services of one site in one statement: key -> id."""
+    seen_at = seen_at or utcnow()
+    keys = list(dict.fromkeys(str(key) for key in service_keys))
+    rows = [{"site_id": site_id, "service_key": key, "first_seen": seen_at, "last_seen": seen_at} for key in keys]
+    ids = upsert_many(session, Service, rows, conflict=["site_id", "service_key"], update=["last_seen"])
+    return dict(zip(keys, ids))
+
+
+def record_prices(session: Session, run_id: int, source: str, observations: Sequence[Mapping[str, Any]]) -> list[int]:
+    """`record_price` for many services at once; each mapping has `service_id` and price fields,
+    all mappings the same fields."""
+    if not observations:
+        return []
+    fields = set(observations[0]) - {"service_id"}
+    unknown = fields - set(_PRICE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown price observation fields: {sorted(unknown)}")
+    rows = [{"run_id": run_id, "source": source, **observation} for observation in observations]
+    return upsert_many(session, PriceObservation, rows, conflict=["run_id", "service_id", "source"],
+                       update=sorted(fields))
 
 
 def record_price(session: Session, run_id: int, service_id: int, source: str, **fields: Any) -> int:

@@ -12,13 +12,18 @@ from sqlalchemy.orm import Session
 from .models import Base
 
 
-def _insert_for(session: Session, model: type[Base]) -> Any:
+def _upsert_statement(session: Session, model: type[Base], conflict: Sequence[str], update: Iterable[str]) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(model)
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    raise NotImplementedError(f"upsert is not implemented for {dialect}")
+        insert = postgresql.insert(model)
+    elif dialect == "sqlite":
+        insert = sqlite.insert(model)
+    else:
+        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    update_columns = {name: insert.excluded[name] for name in update}
+    if update_columns:
+        return insert.on_conflict_do_update(index_elements=list(conflict), set_=update_columns)
+    return insert.on_conflict_do_nothing(index_elements=list(conflict))
 
 
 def upsert(
@@ -34,15 +39,31 @@ def upsert(
 
     With no `update` columns the existing row is left as it is (insert-or-ignore).
     """
-    insert = _insert_for(session, model)
-    statement = insert.values(**values)
-    update_columns = {name: statement.excluded[name] for name in update}
-    if update_columns:
-        statement = statement.on_conflict_do_update(index_elements=list(conflict), set_=update_columns)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    statement = _upsert_statement(session, model, conflict, update).values(**values)
     row_id = session.execute(statement.returning(model.id)).scalar()  # type: ignore[attr-defined]
     if row_id is None:  # DO NOTHING returns no row on conflict: look the row up
         key = {name: values[name] for name in conflict}
         row_id = session.execute(select(model.id).filter_by(**key)).scalar_one()  # type: ignore[attr-defined]
     return int(row_id)
+
+
+def upsert_many(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+) -> list[int]:
+    """`upsert` for many rows of the same columns in one statement; ids in the order of `rows`.
+
+    Needs at least one `update` column (an update, unlike DO NOTHING, returns every row).
+    """
+    if not rows:
+        return []
+    if not update:
+        raise ValueError("upsert_many needs update columns so that every row returns its id")
+    statement = _upsert_statement(session, model, conflict, update).returning(
+        model.id, sort_by_parameter_order=True  # type: ignore[attr-defined]
+    )
+    return [int(row_id) for row_id in session.scalars(statement, [dict(row) for row in rows])]

@@ -130,3 +130,28 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     db.dispose()
+
+
+def test_batch_upserts_are_idempotent_and_keep_order(database: Database) -> None:
+    from panelmap.storage import record_prices, upsert_services
+
+    keys = ["30", "7", "1200", "7"]  # a repeated key is stored once
+    for rate in ("1.5", "2.25"):
+        with database.session() as session:
+            run = session.get(CrawlRun, 1) or CrawlRun(id=1)
+            session.add(run)
+            session.flush()
+            site_id = upsert_site(session, "batch.example")
+            ids = upsert_services(session, site_id, keys)
+            assert list(ids) == ["30", "7", "1200"]
+            observation_ids = record_prices(session, run.id, "html", [
+                {"service_id": ids[key], "name": f"service {key}", "rate": Decimal(rate), "rate_text": rate,
+                 "currency": "USD"}
+                for key in ids
+            ])
+            assert len(set(observation_ids)) == 3
+    assert _count(database, Service) == 3
+    assert _count(database, PriceObservation) == 3
+    with database.session() as session:
+        rates = session.scalars(select(PriceObservation.rate)).all()
+    assert rates == [Decimal("2.25")] * 3
