@@ -16,3 +16,46 @@ USER_AGENT = f"panelmap/{__version__} (+https://github.com/panelmap/panelmap; re
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# --- politeness and limits (all overridable with -s or the [crawl] config table) ---
+ROBOTSTXT_OBEY = False  # investigators crawl sites that would rather not be seen
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # also caps decompressed size: gzip bombs stop here
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+# --- panelmap's components ---
+DOWNLOADER_MIDDLEWARES = {
+    "panelmap.spiders.middlewares.ProxyMiddleware": 740,
+    # Highest number: first to see a response, before redirects, retries and decompression.
+    "panelmap.spiders.middlewares.CaptureMiddleware": 950,
+}
+ITEM_PIPELINES = {"panelmap.spiders.pipelines.StoragePipeline": 300}
+EXTENSIONS = {
+    "panelmap.spiders.extensions.RunRecorder": 100,
+    "panelmap.spiders.extensions.CrawlProgress": 110,
+}
+
+# --- panelmap's own settings (the `panelmap crawl` options set these) ---
+PANELMAP_DATABASE_URL = None  # None: --db / $PANELMAP_DATABASE_URL / sqlite:///panelmap.db
+PANELMAP_WARC_DIR = "captures"
+PANELMAP_PROXY = None
+PANELMAP_CA_BUNDLE = None
+PANELMAP_RENDER = "auto"  # auto / always / never
+PANELMAP_SECRETS_FILE = None
+PANELMAP_JOB = None
+PANELMAP_DNS = None
+PANELMAP_RATES: dict[str, str] = {}
+PANELMAP_CHROMIUM = None  # None: found by panelmap.browser.find_chromium()

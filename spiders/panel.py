@@ -1,0 +1,372 @@
+"""The `panel` spider: one panel or reseller site per seed, catalogued and captured.
+
+Per site it fetches the home page (software detection, links), the services
+page(s) wherever they are linked, with pagination and category pages, the
+API documentation, add-funds, terms and contact pages and the favicon; with an
+API key from the secrets file it asks API v2 for `balance` and `services` (no
+other action, ever). Pages whose static HTML lacks the catalogue are rendered
+in Chromium when rendering is `auto`.
+
+Each site keeps a count of its requests in flight; when it drops to zero the
+site's outcome is yielded, so no site ends without saying how it went.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem
+from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
+from panelmap.spiders.extractors import extract_page, find_services_links
+from panelmap.spiders.software import detect_software
+from panelmap.spiders.items import CatalogueEntry
+from panelmap.spiders.secrets import Secrets
+from panelmap.storage import normalise_domain
+
+# Pages other than the catalogue: where to look when the home page does not link them.
+SIDE_PAGES = {
+    "api_docs": ("/api",),
+    "addfunds": ("/addfunds",),
+    "terms": ("/terms",),
+    "contact": ("/contact",),
+}
+SIDE_PAGE_WORDS = {
+    "api_docs": ("api",),
+    "addfunds": ("addfunds", "add-funds", "add funds", "deposit", "balance", "payment"),
+    "terms": ("terms", "tos"),
+    "contact": ("contact", "support"),
+}
+MAX_DISAGREEMENTS_KEPT = 50
+
+
+@dataclass
+class SiteProgress:
+    domain: str
+    base_url: str
+    pending: int = 0
+    pages: int = 0
+    seen: set[str] = field(default_factory=set)
+    software: str | None = None
+    html_entries: dict[str, CatalogueEntry] = field(default_factory=dict)
+    api_entries: dict[str, CatalogueEntry] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+    home_failed: str | None = None
+    rendered: set[str] = field(default_factory=set)
+    home_capture: tuple[int, Any] | None = None  # the raw home page, which a rendering refers to
+    finished: bool = False
+
+
+def seed_to_url(seed: str) -> str:
+    seed = seed.strip()
+    return seed if "://" in seed else f"https://{seed}/"
+
+
+class PanelSpider(scrapy.Spider):
+    name = "panel"
+
+    def __init__(self, seeds: str | list[str] = "", seeds_file: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        seed_list = [s for s in (seeds.split(",") if isinstance(seeds, str) else seeds) if s.strip()]
+        if seeds_file:
+            with open(seeds_file, encoding="utf-8") as handle:
+                seed_list += [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+        self.seed_urls = list(dict.fromkeys(seed_to_url(seed) for seed in seed_list))
+        self.sites: dict[str, SiteProgress] = {}
+
+    # -- settings ------------------------------------------------------------
+
+    @property
+    def render_mode(self) -> str:
+        return self.settings.get("PANELMAP_RENDER", "auto")
+
+    @property
+    def secrets(self) -> Secrets:
+        from panelmap.spiders.store import CrawlStore
+
+        return CrawlStore.of(self.crawler).secrets
+
+    # -- bookkeeping ---------------------------------------------------------
+
+    def _request(self, site: SiteProgress, url: str, callback: Callable[..., Any], *, optional: bool = False,
+                 render: bool = False, **kwargs: Any) -> scrapy.Request | None:
+        """A request for one of the site's pages, counted as in flight; None if already fetched."""
+        key = f"{kwargs.get('method', 'GET')} {url} {render} {kwargs.get('body', '')}"
+        if key in site.seen:
+            return None
+        site.seen.add(key)
+        site.pending += 1
+        meta = {"site": site.domain, "optional": optional, **kwargs.pop("meta", {})}
+        # The investigator's session for this site, merged by Scrapy's cookie middleware;
+        # the WARC redactor keeps its value out of the captures.
+        cookies = self.secrets.for_site(site.domain).cookies()
+        if cookies:
+            kwargs["cookies"] = cookies
+        if render:
+            meta.update(self._render_meta(kwargs.pop("screenshot", False)))
+        return scrapy.Request(url, callback=self._tracked(callback), errback=self._on_error, meta=meta,
+                              dont_filter=True, **kwargs)
+
+    def _render_meta(self, screenshot: bool) -> dict[str, Any]:
+        from scrapy_playwright.page import PageMethod
+
+        methods = [PageMethod("wait_for_load_state", "networkidle")]
+        if screenshot:
+            methods.append(PageMethod("screenshot", full_page=True, type="png"))
+        return {"playwright": True, "playwright_page_methods": methods}
+
+    def _tracked(self, callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        def run(response: Response) -> Iterator[Any]:
+            site = self.sites[response.meta["site"]]
+            site.pages += 1
+            try:
+                yield from callback(response, site) or ()
+            except Exception as exc:  # a broken page costs that page, never the crawl
+                self.logger.warning("%s: could not process %s: %s", site.domain, response.url, exc)
+                site.errors.append(f"{response.url}: {type(exc).__name__}: {exc}")
+            yield from self._settle(site)
+
+        return run
+
+    def _on_error(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request
+        site = self.sites[request.meta["site"]]
+        message = _failure_reason(failure)
+        if request.meta.get("home"):
+            site.home_failed = message
+        elif not request.meta.get("optional"):
+            site.errors.append(f"{request.url}: {message}")
+        yield from self._settle(site)
+
+    def _settle(self, site: SiteProgress) -> Iterator[Any]:
+        site.pending -= 1
+        if site.pending == 0 and not site.finished:
+            site.finished = True
+            yield from self._finish(site)
+
+    # -- crawling ------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        from panelmap.spiders.store import CrawlStore
+
+        store = CrawlStore.of(self.crawler)
+        for url in self.seed_urls:
+            domain = normalise_domain(url)
+            if domain in self.sites:
+                continue
+            site = SiteProgress(domain=domain, base_url=url)
+            self.sites[domain] = site
+            store.start_site(domain)
+            request = self._request(site, url, self.parse_home, meta={"home": True})
+            if request is not None:
+                yield request
+
+    def parse_home(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            site.home_failed = f"home page is not text ({response.headers.get('Content-Type', b'').decode()})"
+            return
+        detection = detect_software(response.url, response.body, _header_map(response))
+        site.software = detection.software
+        yield SiteSoftwareItem(site.domain, detection)
+        site.base_url = response.url
+        site.home_capture = _raw_capture(response)
+
+        services = find_services_links(response.url, response.body, _header_map(response)) or [
+            urljoin(response.url, "/services")
+        ]
+        for url in services:
+            yield from _some(self._request(site, url, self.parse_services, meta={"services_root": True}))
+        for kind, paths in SIDE_PAGES.items():
+            for url in self._side_page_urls(response, kind, paths):
+                yield from _some(self._request(site, url, self.parse_side_page, optional=True, meta={"page": kind}))
+        yield from _some(self._request(site, self._favicon_url(response), self.parse_side_page, optional=True,
+                                       meta={"page": "favicon"}))
+        if self.render_mode == "always":
+            yield from _some(self._request(site, response.url, self.parse_rendered_home, render=True,
+                                           screenshot=True, meta={"raw_capture": site.home_capture}))
+        yield from self._api_requests(site, response.url)
+
+    def _side_page_urls(self, response: TextResponse, kind: str, defaults: tuple[str, ...]) -> list[str]:
+        words = SIDE_PAGE_WORDS[kind]
+        found = []
+        for anchor in response.css("a[href]"):
+            href = anchor.attrib["href"]
+            text = " ".join(anchor.css("::text").getall()).strip().lower()
+            path = urlsplit(urljoin(response.url, href)).path.lower().rstrip("/")
+            if _same_site(response.url, urljoin(response.url, href)) and any(
+                path.endswith("/" + word.replace(" ", "")) or word == text for word in words
+            ):
+                found.append(urljoin(response.url, href))
+        return list(dict.fromkeys(found)) or [urljoin(response.url, path) for path in defaults]
+
+    @staticmethod
+    def _favicon_url(response: TextResponse) -> str:
+        href = response.css('link[rel~="icon"]::attr(href), link[rel="shortcut icon"]::attr(href)').get()
+        return urljoin(response.url, href or "/favicon.ico")
+
+    def parse_services(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            site.errors.append(f"{response.url}: services page is not text")
+            return
+        extraction = extract_page(response.url, response.body, _header_map(response))
+        if extraction.entries:
+            yield from self._catalogue(site, "html", response, extraction.entries)
+        elif "signin" in response.url or "login" in response.url:
+            site.notes["services_need_sign_in"] = True
+        if self.render_mode == "always" or (self.render_mode == "auto" and not extraction.entries
+                                             and response.meta.get("services_root")):
+            yield from _some(self._request(site, response.url, self.parse_rendered_services, render=True,
+                                           screenshot=True, meta={"raw_capture": _raw_capture(response)}))
+        for url in [*extraction.next_pages, *extraction.category_pages]:
+            if _same_site(site.base_url, url):
+                yield from _some(self._request(site, url, self.parse_services))
+
+    def parse_rendered_services(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+        site.rendered.add(response.url)
+        extraction = extract_page(response.url, response.text)
+        if extraction.entries:
+            yield from self._catalogue(site, "html", response, extraction.entries)
+        # A site we had to render gets its home page rendered too, for the screenshot.
+        if self.render_mode == "auto":
+            yield from _some(self._request(site, site.base_url, self.parse_rendered_home, render=True,
+                                           screenshot=True, meta={"raw_capture": site.home_capture}))
+        for url in [*extraction.next_pages, *extraction.category_pages]:
+            if _same_site(site.base_url, url):
+                yield from _some(self._request(site, url, self.parse_rendered_services, render=True))
+
+    def parse_rendered_home(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+        site.rendered.add(response.url)
+        return iter(())
+
+    def parse_side_page(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+        site.notes.setdefault("pages", {})[response.meta["page"]] = response.url
+        return iter(())
+
+    # -- API v2 --------------------------------------------------------------
+
+    def _api_requests(self, site: SiteProgress, home_url: str) -> Iterator[scrapy.Request]:
+        """`balance` first (it checks the key and names the account's currency), then `services`."""
+        if not self.secrets.for_site(site.domain).api_key:
+            site.notes["api"] = "no API key in the secrets file"
+            return
+        site.notes["api_url"] = urljoin(home_url, "/api/v1" if site.software == "smartpanel" else "/api/v2")
+        yield from _some(self._api_request(site, "balance"))
+
+    def _api_request(self, site: SiteProgress, action: str) -> scrapy.Request | None:
+        api_key = self.secrets.for_site(site.domain).api_key
+        return self._request(
+            site, site.notes["api_url"], self.parse_api, method="POST",
+            body=urlencode({"key": api_key, "action": action}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            meta={"api_action": action},
+        )
+
+    def parse_api(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+        if response.meta["api_action"] == "balance":
+            try:
+                answer = json.loads(response.text)
+            except ValueError:
+                answer = None
+            if not isinstance(answer, dict) or "error" in answer or "balance" not in answer:
+                error = answer.get("error") if isinstance(answer, dict) else "not a JSON object"
+                site.notes["api_key_check"] = f"error: {error}"
+            else:
+                site.notes["api_key_check"] = "ok"
+                site.notes["api_currency"] = answer.get("currency")
+            # Ask for the catalogue even when the key check failed: the error text is itself evidence.
+            yield from _some(self._api_request(site, "services"))
+            return
+        try:
+            entries = parse_services(response.body, currency=site.notes.get("api_currency"))
+        except (PanelApiError, ApiFormatError) as exc:
+            site.notes["api"] = f"error: {exc}"
+            return
+        site.notes["api"] = f"{len(entries)} services"
+        yield from self._catalogue(site, "api", response, entries)
+
+    # -- results -------------------------------------------------------------
+
+    def _catalogue(self, site: SiteProgress, source: str, response: Response,
+                   entries: list[CatalogueEntry]) -> Iterator[CatalogueItem]:
+        target = site.api_entries if source == "api" else site.html_entries
+        target.update((entry.service_id, entry) for entry in entries)
+        yield CatalogueItem(site.domain, source, response.url, response.meta.get("capture_id"), entries)
+
+    def _finish(self, site: SiteProgress) -> Iterator[SiteFinishedItem]:
+        services = len(site.html_entries.keys() | site.api_entries.keys())
+        details: dict[str, Any] = {**site.notes, "errors": site.errors[:MAX_DISAGREEMENTS_KEPT]}
+        if site.rendered:
+            details["rendered"] = sorted(site.rendered)
+        if site.html_entries and site.api_entries:
+            details["reconciliation"] = reconcile(site.html_entries, site.api_entries)
+        if site.home_failed:
+            status, reason = "failed", f"home page: {site.home_failed}"
+        elif not services:
+            status = "partial"
+            reason = "no catalogue found" + (": the services list needs a session cookie" if
+                                            site.notes.get("services_need_sign_in") else "")
+            if site.errors:
+                reason += f"; {site.errors[0]}"
+        elif site.errors:
+            status, reason = "partial", f"{len(site.errors)} page(s) failed; first: {site.errors[0]}"
+        else:
+            status, reason = "complete", None
+        yield SiteFinishedItem(site.domain, status, reason, site.pages, services, details)
+
+
+def reconcile(html: dict[str, CatalogueEntry], api: dict[str, CatalogueEntry]) -> dict[str, Any]:
+    """Where the page a visitor sees and the API disagree. The API is authoritative for ids
+    and rates; the HTML for what is shown. Both are stored; this says where they differ."""
+    differences = []
+    for service_id in sorted(html.keys() & api.keys()):
+        shown, served = html[service_id], api[service_id]
+        for name in ("rate", "min_quantity", "max_quantity"):
+            if getattr(shown, name) != getattr(served, name) and shown.currency == served.currency:
+                differences.append({"service_id": service_id, "field": name,
+                                    "html": str(getattr(shown, name)), "api": str(getattr(served, name))})
+    return {
+        "only_in_html": len(html.keys() - api.keys()),
+        "only_in_api": len(api.keys() - html.keys()),
+        "disagreements": len(differences),
+        "examples": differences[:MAX_DISAGREEMENTS_KEPT],
+    }
+
+
+def _some(request: scrapy.Request | None) -> Iterator[scrapy.Request]:
+    if request is not None:
+        yield request
+
+
+def _raw_capture(response: Response) -> tuple[int, Any] | None:
+    if "capture_id" in response.meta and "warc_record" in response.meta:
+        return response.meta["capture_id"], response.meta["warc_record"]
+    return None
+
+
+def _same_site(base_url: str, url: str) -> bool:
+    def bare(host: str) -> str:
+        return host[4:] if host.startswith("www.") else host
+
+    return bare(urlsplit(base_url).hostname or "") == bare(urlsplit(url).hostname or "")
+
+
+def _header_map(response: Response) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): response.headers.get(name, b"").decode("latin-1")
+            for name in response.headers}
+
+
+def _failure_reason(failure: Failure) -> str:
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    if failure.check(HttpError):
+        return f"HTTP {failure.value.response.status}"
+    message = failure.getErrorMessage() or failure.type.__name__
+    return f"{failure.type.__name__}: {message}".splitlines()[0][:300]
