@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,10 +17,23 @@ from rich.logging import RichHandler
 
 from panelmap.config import ConfigError, load_config
 from panelmap.output import emit, format_option
-from panelmap.storage import Database, DatabaseError, list_panels
+from panelmap.sandbox.cli import sandbox
+from panelmap.crawl_display import crawl_with_progress
+from panelmap.demo import run_demo
+from panelmap.spiders.crawl import RENDER_MODES, CrawlOptions
+from panelmap.spiders.seeds import check_proxy_url, read_seeds_file
+from panelmap.spiders.secrets import Secrets, SecretsError
+from panelmap.storage import Database, DatabaseError, list_panels, list_run_sites, list_services
 from panelmap.version import version_string
 
 USAGE_ERROR_EXIT = 2
+_SERVICE_FIELDS = ["site", "service_id", "name", "category", "rate", "currency", "rate_usd", "min", "max",
+                   "platform", "metric", "geo", "source", "observed_at"]
+SERVICE_COLUMNS = {
+    "table": ["site", "service_id", "name", "rate_text", "rate_usd", "min", "max", "platform", "metric"],
+    "csv": _SERVICE_FIELDS,
+    "json": _SERVICE_FIELDS,
+}
 
 
 class UserError(click.ClickException):
@@ -37,7 +51,7 @@ class PanelmapGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (DatabaseError, ConfigError) as exc:
+        except (DatabaseError, ConfigError, SecretsError) as exc:
             raise UserError(str(exc)) from None
 
 
@@ -121,6 +135,93 @@ def panels(app: AppContext, site: str | None, format: str) -> None:
     with database.session() as session:
         rows = list_panels(session, site)
     emit(rows, ["site", "kind", "software", "services", "last_crawled", "status"], format, title="Sites")
+
+
+@cli.command()
+@click.option("--site", help="Only this site (domain).")
+@click.option("--platform", help="Only this platform (spotify, youtube, instagram, ...).")
+@click.option("--metric", help="Only this metric (plays, followers, monthly_listeners, ...).")
+@format_option
+@click.pass_obj
+def services(app: AppContext, site: str | None, platform: str | None, metric: str | None, format: str) -> None:
+    """The latest catalogue of every site (or one): services with their prices."""
+    database = app.open_database()
+    with database.session() as session:
+        rows = list_services(session, domain=site, platform=platform, metric=metric)
+    emit(rows, SERVICE_COLUMNS[format], format, title="Services")
+
+
+@cli.command()
+@click.argument("seeds", nargs=-1)
+@click.option("--seeds", "seeds_file", type=click.Path(exists=True, dir_okay=False),
+              help="File with one seed (domain or URL) per line.")
+@click.option("--proxy", metavar="URL", help="HTTP proxy (CONNECT for HTTPS) that every request goes through.")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False),
+              help="Extra trusted CA certificates (PEM) for judging the sites' certificates.")
+@click.option("--render", type=click.Choice(RENDER_MODES), default="auto", show_default=True,
+              help="Render pages in Chromium: only where the static HTML lacks the catalogue, always, or never.")
+@click.option("--secrets", "secrets_file", type=click.Path(exists=True, dir_okay=False),
+              help="TOML/JSON file with per-site API keys and session cookies (never logged or stored).")
+@click.option("--concurrency", type=click.IntRange(1, 512), help="Requests in flight at once (default 32).")
+@click.option("--per-domain-concurrency", type=click.IntRange(1, 64), help="Requests in flight per site (default 4).")
+@click.option("--download-timeout", type=click.FloatRange(1, 3600), help="Seconds a response may take (default 30).")
+@click.option("--max-body-size", type=click.IntRange(1024), help="Largest response body in bytes, after "
+              "decompression (default 20 MiB).")
+@click.option("--max-redirects", type=click.IntRange(0, 50), help="Redirects followed per request (default 5).")
+@click.option("--retries", type=click.IntRange(0, 20), help="Retries of a failed request, with backoff (default 2).")
+@click.option("--autothrottle/--no-autothrottle", default=None, help="Adapt the delay to each site's latency (on).")
+@click.option("--user-agent", help="User-Agent header (default: panelmap's, identifying the crawler).")
+@click.option("--job", metavar="NAME", help="Name recorded with the run.")
+@click.option("--dns", metavar="HOST[:PORT]", help="DNS resolver for enrichment lookups.")
+@click.option("--warc-dir", default="captures", show_default=True, type=click.Path(file_okay=False),
+              help="Where the WARC capture files go.")
+@click.pass_obj
+def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy: str | None,
+          ca_bundle: str | None, render: str, secrets_file: str | None, concurrency: int | None,
+          per_domain_concurrency: int | None, download_timeout: float | None, max_body_size: int | None,
+          max_redirects: int | None, retries: int | None, autothrottle: bool | None, user_agent: str | None,
+          job: str | None, dns: str | None, warc_dir: str) -> None:
+    """Catalogue the panels at SEEDS (domains or URLs): pages, prices, API, captures."""
+    seed_list = list(seeds)
+    if seeds_file:
+        seed_list += read_seeds_file(seeds_file)
+    if not seed_list:
+        raise UserError("no seeds: name sites as arguments or give --seeds FILE")
+    if proxy:
+        try:
+            check_proxy_url(proxy)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if secrets_file:
+        Secrets.load(secrets_file)  # fail now, in one line, rather than inside the crawl
+    database = app.open_database(migrate=True)
+    options = CrawlOptions(
+        database_url=app.db_url, proxy=proxy, ca_bundle=ca_bundle, render=render,
+        secrets_file=secrets_file, concurrency=concurrency, per_domain_concurrency=per_domain_concurrency,
+        download_timeout=download_timeout, max_body_size=max_body_size, max_redirects=max_redirects,
+        retries=retries, autothrottle=autothrottle, user_agent=user_agent, job=job, dns=dns, warc_dir=warc_dir,
+        log_level="INFO" if app.verbosity > 0 else "ERROR" if app.verbosity < 0 else "WARNING",
+    )
+    run_id = crawl_with_progress(seed_list, options, quiet=app.verbosity < 0)
+    if app.verbosity >= 0:
+        with database.session() as session:
+            rows = list_run_sites(session, run_id)
+        emit(rows, ["site", "software", "services", "status", "reason"], "table", title=f"Crawl run {run_id}")
+
+
+
+
+@cli.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default="panelmap-demo", show_default=True,
+              help="Where the demo's database, captures and sandbox files go (replaced on each run).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Which sandbox world to generate.")
+@click.option("--render", type=click.Choice(RENDER_MODES), default="auto", show_default=True)
+def demo(workdir: str, seed: int, render: str) -> None:
+    """Crawl the built-in sandbox world end to end, offline, and show what was found."""
+    run_demo(Path(workdir), seed=seed, render=render)
+
+
+cli.add_command(sandbox)
 
 
 def main() -> None:

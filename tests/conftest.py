@@ -62,3 +62,38 @@ def database(database_url: str) -> Iterator[Database]:
     db.upgrade()
     yield db
     db.dispose()
+
+
+# --- the sandbox world -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def world():
+    """The default sandbox world (seed 1): what the demo crawls."""
+    from panelmap.sandbox.generate import generate_world
+
+    return generate_world(seed=1)
+
+
+@pytest.fixture(scope="session")
+def sandbox(world, tmp_path_factory):
+    """The default world served on loopback for the whole test session."""
+    from panelmap.sandbox.server import Sandbox
+
+    with Sandbox(world, tmp_path_factory.mktemp("sandbox")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def ground_truth(sandbox) -> dict:
+    import json
+
+    return json.loads(sandbox.ground_truth_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def secrets_file(world, tmp_path_factory):
+    """The investigator's secrets file for the sandbox: API keys and session cookies per site."""
+    from panelmap.sandbox.secrets import write_secrets_file
+
+    return write_secrets_file(world, tmp_path_factory.mktemp("secrets") / "secrets.toml")

@@ -1,0 +1,83 @@
+"""`panelmap demo`: the whole pipeline on the built-in sandbox world, in a minute, offline.
+
+It starts the sandbox (proxy, DNS, RDAP on loopback), crawls every seed of
+the world into a fresh SQLite database with the investigator's secrets file the
+world provides, prints what it found, and stops the world.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from panelmap.crawl_display import crawl_with_progress
+from panelmap.sandbox.generate import generate_world
+from panelmap.sandbox.secrets import write_secrets_file
+from panelmap.sandbox.server import Sandbox
+from panelmap.spiders.crawl import CrawlOptions
+from panelmap.storage import Database, list_run_sites, list_services
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    database_url: str
+    run_id: int
+    sites: list[dict]
+
+
+def run_demo(workdir: Path, *, seed: int = 1, render: str = "auto", console: Console | None = None) -> DemoResult:
+    console = console or Console()
+    workdir = workdir.resolve()
+    for stale in ("panelmap.db", "panelmap.db-wal", "panelmap.db-shm"):
+        (workdir / stale).unlink(missing_ok=True)
+    shutil.rmtree(workdir / "captures", ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    database_url = f"sqlite:///{workdir / 'panelmap.db'}"
+
+    world = generate_world(seed=seed)
+    seeds = world.ground_truth["seeds"]
+    with Sandbox(world, workdir / "sandbox") as sandbox:
+        console.print(f"[bold]Sandbox world[/] (seed {seed}): {len(seeds)} panel sites served on loopback")
+        console.print(f"  proxy {sandbox.proxy_url}   DNS {sandbox.dns_address[0]}:{sandbox.dns_address[1]}   "
+                      f"RDAP {sandbox.rdap_url}")
+        secrets_file = write_secrets_file(world, workdir / "secrets.toml")
+        options = CrawlOptions(
+            database_url=database_url, proxy=sandbox.proxy_url, ca_bundle=str(sandbox.ca_bundle), render=render,
+            secrets_file=str(secrets_file), job="demo", dns=f"{sandbox.dns_address[0]}:{sandbox.dns_address[1]}",
+            warc_dir=str(workdir / "captures"), log_level="ERROR",
+        )
+        run_id = crawl_with_progress(seeds, options)
+    database = Database.open(database_url)
+    with database.session() as session:
+        sites = list_run_sites(session, run_id)
+        spotify = [row for row in list_services(session, platform="spotify") if row["rate_usd"] is not None]
+    print_summary(console, sites, spotify)
+    console.print(f"\nDatabase: {database_url}\nCaptures (WARC): {workdir / 'captures'}\n"
+                  f"Try: panelmap --db {database_url} services --platform spotify --metric plays")
+    database.dispose()
+    return DemoResult(workdir, database_url, run_id, sites)
+
+
+def print_summary(console: Console, sites: list[dict], spotify: list[dict]) -> None:
+    table = Table(title="What the crawl found")
+    for column in ("site", "software", "services", "status"):
+        table.add_column(column)
+    for row in sites:
+        table.add_row(row["site"], row["software"] or "", str(row["services"]), row["status"])
+    console.print(table)
+
+    plays = sorted((row for row in spotify if row["metric"] == "plays"), key=lambda row: row["rate_usd"])
+    if plays:
+        cheapest = Table(title=f"Cheapest Spotify plays per 1000 ({len(plays)} offers)")
+        for column in ("site", "service", "price", "USD"):
+            cheapest.add_column(column)
+        for row in plays[:8]:
+            cheapest.add_row(row["site"], row["name"][:60], row["rate_text"],
+                             str(row["rate_usd"].quantize(Decimal("0.0001"))))
+        console.print(cheapest)

@@ -1,0 +1,282 @@
+"""A real crawl of the sandbox world: Scrapy and Chromium through the sandbox proxy, as a user runs it.
+
+Each crawl is a `panelmap crawl` process (Scrapy's reactor runs once per
+process); the sandbox serves the world from this test process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from panelmap.storage import Database, read_record_payload
+from panelmap.storage.models import Capture
+
+HOSTILE_OUTCOMES = {
+    "redirect_loop": "failed",
+    "trickle": "failed",
+    "huge_body": "failed",
+    "gzip_bomb": "failed",
+    "error_200": "partial",
+    "malformed_html": "complete",
+    "dns_servfail": "complete",
+    "tls_expired": "complete",
+    "tls_wrong_name": "complete",
+}
+
+
+def crawl_command(database_url: str, warc_dir: Path, sandbox, seeds: list[str], *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "panelmap", "-vv", "--db", database_url, "crawl", *seeds,
+        "--proxy", sandbox.proxy_url, "--warc-dir", str(warc_dir), "--download-timeout", "5", "--retries", "1",
+        *extra,
+    ]
+
+
+def run_crawl(*args, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(crawl_command(*args, **kwargs), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def crawl(sandbox, ground_truth, secrets_file, tmp_path_factory):
+    """One crawl of every seed and every hostile corner, with the investigator's secrets."""
+    workdir = tmp_path_factory.mktemp("crawl")
+    database_url = f"sqlite:///{workdir / 'panelmap.db'}"
+    seeds = ground_truth["seeds"] + sorted(ground_truth["hostile"])
+    started = time.monotonic()
+    result = run_crawl(database_url, workdir / "captures", sandbox, seeds, "--secrets", str(secrets_file),
+                       "--render", "auto")
+    return {"db": database_url, "path": workdir, "result": result, "seconds": time.monotonic() - started}
+
+
+def site_outcomes(database_url: str) -> dict[str, tuple[str, str | None, dict]]:
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT site.domain, site_crawl.status, site_crawl.reason, site_crawl.details FROM site_crawl "
+            "JOIN site ON site.id = site_crawl.site_id WHERE site_crawl.run_id = (SELECT max(id) FROM crawl_run)"
+        ).fetchall()
+    return {domain: (status, reason, json.loads(details)) for domain, status, reason, details in rows}
+
+
+def html_observations(database_url: str) -> dict[str, dict[str, tuple]]:
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT site.domain, service.service_key, p.rate, p.min_quantity, p.max_quantity, p.max_unlimited "
+            "FROM price_observation p JOIN service ON service.id = p.service_id JOIN site ON site.id = service.site_id "
+            "WHERE p.source = 'html'"
+        ).fetchall()
+    found: dict[str, dict[str, tuple]] = {}
+    for domain, key, rate, minimum, maximum, unlimited in rows:
+        found.setdefault(domain, {})[key] = (Decimal(rate), minimum, None if unlimited else maximum)
+    return found
+
+
+def test_crawl_recovers_the_served_catalogues_exactly(crawl, ground_truth) -> None:
+    found = html_observations(crawl["db"])
+    served = recovered = 0
+    for domain in ground_truth["seeds"]:
+        for entry in ground_truth["sites"][domain]["catalogue"]:
+            served += 1
+            got = found.get(domain, {}).get(str(entry["service_id"]))
+            recovered += got == (Decimal(entry["rate"]), entry["min"], entry["max"])
+    assert served > 5000
+    assert recovered / served >= 0.98, f"{recovered}/{served} entries recovered exactly"
+
+
+def test_every_seed_completes_with_its_software_detected(crawl, ground_truth) -> None:
+    outcomes = site_outcomes(crawl["db"])
+    software_names = {"perfectpanel": "perfect_panel", "smartpanel": "smartpanel"}
+    for domain in ground_truth["seeds"]:
+        status, reason, _ = outcomes[domain]
+        assert status == "complete", (domain, reason)
+    with Database.open(crawl["db"]).session() as session:
+        from panelmap.storage.models import Site
+
+        detected = {site.domain: site.software for site in session.query(Site)}
+    for domain in ground_truth["seeds"]:
+        expected = software_names.get(ground_truth["sites"][domain]["software"])
+        if expected:
+            assert detected[domain] == expected, domain
+
+
+def test_rendered_sites_keep_raw_response_dom_and_screenshots(crawl, ground_truth) -> None:
+    xhr_sites = [d for d in ground_truth["seeds"] if ground_truth["sites"][d]["render_required"]]
+    assert xhr_sites
+    with Database.open(crawl["db"]).session() as session:
+        from panelmap.storage.models import Site
+
+        for domain in xhr_sites:
+            site_id = session.query(Site.id).filter_by(domain=domain).scalar()
+            captures = session.query(Capture).filter_by(site_id=site_id).all()
+            kinds = {capture.kind for capture in captures}
+            assert {"response", "dom", "screenshot"} <= kinds, (domain, kinds)
+            for capture in captures:
+                if capture.kind == "screenshot":
+                    assert read_record_payload(capture.warc_file, capture.warc_offset).startswith(b"\x89PNG")
+                if capture.kind == "dom":
+                    parent = session.get(Capture, capture.parent_id)
+                    assert parent is not None and parent.kind == "response"
+
+
+def test_api_v2_catalogue_is_stored_beside_the_page(crawl, ground_truth) -> None:
+    outcomes = site_outcomes(crawl["db"])
+    path = crawl["db"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        api_counts = dict(connection.execute(
+            "SELECT site.domain, count(*) FROM price_observation p JOIN service ON service.id = p.service_id "
+            "JOIN site ON site.id = service.site_id WHERE p.source = 'api' GROUP BY site.domain"
+        ).fetchall())
+    for domain in ground_truth["seeds"]:
+        _, _, details = outcomes[domain]
+        assert details["api_key_check"] == "ok", domain
+        assert api_counts[domain] == len(ground_truth["sites"][domain]["catalogue"]), domain
+        assert details["reconciliation"]["disagreements"] == 0 if "reconciliation" in details else True
+
+
+def test_api_without_a_key_is_not_called_and_says_so(sandbox, ground_truth, tmp_path) -> None:
+    domain = ground_truth["seeds"][0]
+    database_url = f"sqlite:///{tmp_path / 'nokey.db'}"
+    run_crawl(database_url, tmp_path / "captures", sandbox, [domain], "--render", "never")
+    _, _, details = site_outcomes(database_url)[domain]
+    assert details["api"] == "no API key in the secrets file"
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        assert connection.execute("SELECT count(*) FROM price_observation WHERE source = 'api'").fetchone() == (0,)
+        urls = [row[0] for row in connection.execute("SELECT url FROM capture")]
+    assert not any("/api/v" in url for url in urls)
+
+
+def test_wrong_api_key_is_recorded_not_fatal(sandbox, ground_truth, tmp_path) -> None:
+    domain = ground_truth["seeds"][0]
+    secrets = tmp_path / "wrong.toml"
+    secrets.write_text(f'["{domain}"]\napi_key = "not-the-right-key-123"\n')
+    database_url = f"sqlite:///{tmp_path / 'wrongkey.db'}"
+    run_crawl(database_url, tmp_path / "captures", sandbox, [domain], "--render", "never", "--secrets", str(secrets))
+    status, _, details = site_outcomes(database_url)[domain]
+    assert status == "complete"  # the page catalogue is still there
+    assert details["api_key_check"].startswith("error: ")
+    assert details["api"].startswith("error: ")
+
+
+def _all_bytes(paths) -> bytes:
+    chunks = []
+    for path in paths:
+        data = path.read_bytes()
+        chunks.append(data)
+        if path.name.endswith(".gz"):
+            chunks.append(gzip.decompress(data))
+    return b"".join(chunks)
+
+
+def test_secrets_reach_no_capture_log_or_database(crawl, world) -> None:
+    secrets = [value for site in world.secrets.values() for value in site.values()]
+    secrets += [part.split("=", 1)[1] for site in world.secrets.values() if "cookie" in site
+                for part in site["cookie"].split("; ")]
+    assert secrets
+    warc_bytes = _all_bytes((crawl["path"] / "captures").rglob("*.warc.gz"))
+    database_bytes = _all_bytes(crawl["path"].glob("panelmap.db*"))
+    log_bytes = (crawl["result"].stdout + crawl["result"].stderr).encode()
+    assert b"[REDACTED]" in warc_bytes  # the keys were sent, and replaced in the records
+    for secret in secrets:
+        for haystack, where in ((warc_bytes, "WARC"), (database_bytes, "database"), (log_bytes, "log")):
+            assert secret.encode() not in haystack, f"a secret reached the {where}"
+
+
+def test_warc_files_are_valid_and_every_capture_points_at_its_record(crawl) -> None:
+    files = sorted((crawl["path"] / "captures").rglob("*.warc.gz"))
+    assert files
+    for path in files:
+        check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout
+    with Database.open(crawl["db"]).session() as session:
+        captures = session.query(Capture).all()
+        for capture in captures[:: max(1, len(captures) // 60)]:
+            with open(capture.warc_file, "rb") as handle:
+                handle.seek(capture.warc_offset)
+                record = next(iter(ArchiveIterator(handle)))
+                assert record.rec_headers.get_header("WARC-Record-ID") == capture.warc_record_id
+
+
+@pytest.mark.parametrize("kind,expected", sorted(HOSTILE_OUTCOMES.items()))
+def test_hostile_corner_costs_only_its_own_site(crawl, ground_truth, kind: str, expected: str) -> None:
+    [domain] = [d for d, corner in ground_truth["hostile"].items() if corner["kind"] == kind]
+    status, reason, _ = site_outcomes(crawl["db"])[domain]
+    assert status == expected, (domain, reason)
+    if expected != "complete":
+        assert reason
+
+
+def test_the_whole_crawl_never_hangs(crawl) -> None:
+    # Every corner is bounded by its own limit (5 s timeout, 1 retry, size caps), not by the test's timeout.
+    assert crawl["seconds"] < 300
+
+
+def services_listing(database_url: str) -> list[tuple]:
+    result = subprocess.run([sys.executable, "-m", "panelmap", "--db", database_url, "services", "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return sorted((row["site"], row["service_id"], row["source"], row["rate"], row["min"], row["max"])
+                  for row in json.loads(result.stdout))
+
+
+def table_counts(database_url: str) -> dict[str, int]:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        return {table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("site", "service", "price_observation", "capture")}
+
+
+def test_killed_crawl_loses_nothing_and_a_rerun_completes_it(sandbox, ground_truth, secrets_file, tmp_path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'killed.db'}"
+    seeds = ground_truth["seeds"]
+    process = subprocess.Popen(crawl_command(database_url, tmp_path / "captures", sandbox, seeds, "--secrets",
+                                             str(secrets_file), "--render", "never"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if table_counts(database_url)["price_observation"] > 500:
+                break
+        except sqlite3.OperationalError:
+            continue  # schema not created yet
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = table_counts(database_url)
+    assert before["price_observation"] > 0
+
+    # Everything already stored is readable: every capture row points at a whole record.
+    with Database.open(database_url).session() as session:
+        for capture in session.query(Capture):
+            read_record_payload(capture.warc_file, capture.warc_offset)
+
+    run_crawl(database_url, tmp_path / "captures", sandbox, seeds, "--secrets", str(secrets_file),
+              "--render", "never")
+    after = table_counts(database_url)
+    assert after["price_observation"] >= before["price_observation"]  # the killed run's rows are kept
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        statuses = dict(connection.execute("SELECT id, status FROM crawl_run").fetchall())
+    assert statuses == {1: "interrupted", 2: "finished"}
+    outcomes = site_outcomes(database_url)
+    assert all(outcome[0] == "complete" for outcome in outcomes.values())
+
+    # A second full run gives the same catalogue and no duplicated sites or services.
+    run_crawl(database_url, tmp_path / "captures", sandbox, seeds, "--secrets", str(secrets_file),
+              "--render", "never")
+    again = table_counts(database_url)
+    assert (again["site"], again["service"]) == (after["site"], after["service"])
+    listing = services_listing(database_url)
+    assert listing and len(listing) == len(set((row[0], row[1], row[2]) for row in listing))
