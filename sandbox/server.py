@@ -85,7 +85,8 @@ class Sandbox:
         self.rdap = RdapServer(self.world.networks)
         self.ground_truth_path = self.workdir / "ground_truth.json"
         truth = {**self.world.ground_truth, "certificates": self.certificates.describe()}
-        self.ground_truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        # Compact: a benchmark world of thousands of sites has a ground truth of many megabytes.
+        self.ground_truth_path.write_text(json.dumps(truth, sort_keys=True) + "\n", encoding="utf-8")
         self._stop_requested.clear()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="panelmap-sandbox", daemon=True)
