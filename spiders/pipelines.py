@@ -39,6 +39,7 @@ class StoragePipeline:
                     "service_id": service_ids[entry.service_id], "capture_id": item.capture_id,
                     "name": entry.name, "category": entry.category, "description": entry.description,
                     "rate": entry.rate, "rate_text": entry.rate_text, "currency": entry.currency,
+                    "currency_assumed": entry.currency_assumed,
                     "rate_usd": self.store.rates.to_usd(entry.rate, entry.currency),
                     "min_quantity": entry.min_quantity, "max_quantity": entry.max_quantity,
                     "max_unlimited": entry.max_unlimited, "average_time": entry.average_time,

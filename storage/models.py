@@ -197,8 +197,10 @@ class PriceObservation(Base):
     category: Mapped[Optional[str]] = mapped_column(Text)
     description: Mapped[Optional[str]] = mapped_column(Text)
     rate: Mapped[Decimal]
-    rate_text: Mapped[str] = mapped_column(String(64))  # as displayed, e.g. "$0.0135" or "₹200.00"
+    rate_text: Mapped[str] = mapped_column(Text)  # as displayed, e.g. "$0.0135" or "₹200.00"
     currency: Mapped[str] = mapped_column(String(3))
+    # True when nothing on the page named the currency and USD was taken by default.
+    currency_assumed: Mapped[bool] = mapped_column(default=False)
     rate_usd: Mapped[Optional[Decimal]]
     min_quantity: Mapped[Optional[int]] = mapped_column(BigInteger)
     max_quantity: Mapped[Optional[int]] = mapped_column(BigInteger)  # NULL with max_unlimited for "2147483647"
