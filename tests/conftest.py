@@ -97,3 +97,20 @@ def secrets_file(world, tmp_path_factory):
     from panelmap.sandbox.secrets import write_secrets_file
 
     return write_secrets_file(world, tmp_path_factory.mktemp("secrets") / "secrets.toml")
+
+
+@pytest.fixture(scope="session")
+def sandbox_crawl(sandbox, ground_truth, secrets_file, tmp_path_factory):
+    """One crawl of every seed and every hostile corner of the default world, with the
+    investigator's secrets: {"db": URL, "path": workdir, "result": process, "seconds": duration}."""
+    import time
+
+    from crawling import run_crawl
+
+    workdir = tmp_path_factory.mktemp("crawl")
+    database_url = f"sqlite:///{workdir / 'panelmap.db'}"
+    seeds = ground_truth["seeds"] + sorted(ground_truth["hostile"])
+    started = time.monotonic()
+    result = run_crawl(database_url, workdir / "captures", sandbox, seeds, "--secrets", str(secrets_file),
+                       "--render", "auto")
+    return {"db": database_url, "path": workdir, "result": result, "seconds": time.monotonic() - started}

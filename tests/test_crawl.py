@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from crawling import crawl_command, run_crawl
 from warcio.archiveiterator import ArchiveIterator
 
 from panelmap.storage import Database, read_record_payload
@@ -34,32 +35,6 @@ HOSTILE_OUTCOMES = {
     "tls_expired": "complete",
     "tls_wrong_name": "complete",
 }
-
-
-def crawl_command(database_url: str, warc_dir: Path, sandbox, seeds: list[str], *extra: str) -> list[str]:
-    return [
-        sys.executable, "-m", "panelmap", "-vv", "--db", database_url, "crawl", *seeds,
-        "--proxy", sandbox.proxy_url, "--warc-dir", str(warc_dir), "--download-timeout", "5", "--retries", "1",
-        *extra,
-    ]
-
-
-def run_crawl(*args, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(crawl_command(*args, **kwargs), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-@pytest.fixture(scope="module")
-def crawl(sandbox, ground_truth, secrets_file, tmp_path_factory):
-    """One crawl of every seed and every hostile corner, with the investigator's secrets."""
-    workdir = tmp_path_factory.mktemp("crawl")
-    database_url = f"sqlite:///{workdir / 'panelmap.db'}"
-    seeds = ground_truth["seeds"] + sorted(ground_truth["hostile"])
-    started = time.monotonic()
-    result = run_crawl(database_url, workdir / "captures", sandbox, seeds, "--secrets", str(secrets_file),
-                       "--render", "auto")
-    return {"db": database_url, "path": workdir, "result": result, "seconds": time.monotonic() - started}
 
 
 def site_outcomes(database_url: str) -> dict[str, tuple[str, str | None, dict]]:
@@ -86,8 +61,8 @@ def html_observations(database_url: str) -> dict[str, dict[str, tuple]]:
     return found
 
 
-def test_crawl_recovers_the_served_catalogues_exactly(crawl, ground_truth) -> None:
-    found = html_observations(crawl["db"])
+def test_crawl_recovers_the_served_catalogues_exactly(sandbox_crawl, ground_truth) -> None:
+    found = html_observations(sandbox_crawl["db"])
     served = recovered = 0
     for domain in ground_truth["seeds"]:
         for entry in ground_truth["sites"][domain]["catalogue"]:
@@ -98,13 +73,13 @@ def test_crawl_recovers_the_served_catalogues_exactly(crawl, ground_truth) -> No
     assert recovered / served >= 0.98, f"{recovered}/{served} entries recovered exactly"
 
 
-def test_every_seed_completes_with_its_software_detected(crawl, ground_truth) -> None:
-    outcomes = site_outcomes(crawl["db"])
+def test_every_seed_completes_with_its_software_detected(sandbox_crawl, ground_truth) -> None:
+    outcomes = site_outcomes(sandbox_crawl["db"])
     software_names = {"perfectpanel": "perfect_panel", "smartpanel": "smartpanel"}
     for domain in ground_truth["seeds"]:
         status, reason, _ = outcomes[domain]
         assert status == "complete", (domain, reason)
-    with Database.open(crawl["db"]).session() as session:
+    with Database.open(sandbox_crawl["db"]).session() as session:
         from panelmap.storage.models import Site
 
         detected = {site.domain: site.software for site in session.query(Site)}
@@ -114,10 +89,10 @@ def test_every_seed_completes_with_its_software_detected(crawl, ground_truth) ->
             assert detected[domain] == expected, domain
 
 
-def test_rendered_sites_keep_raw_response_dom_and_screenshots(crawl, ground_truth) -> None:
+def test_rendered_sites_keep_raw_response_dom_and_screenshots(sandbox_crawl, ground_truth) -> None:
     xhr_sites = [d for d in ground_truth["seeds"] if ground_truth["sites"][d]["render_required"]]
     assert xhr_sites
-    with Database.open(crawl["db"]).session() as session:
+    with Database.open(sandbox_crawl["db"]).session() as session:
         from panelmap.storage.models import Site
 
         for domain in xhr_sites:
@@ -133,9 +108,9 @@ def test_rendered_sites_keep_raw_response_dom_and_screenshots(crawl, ground_trut
                     assert parent is not None and parent.kind == "response"
 
 
-def test_api_v2_catalogue_is_stored_beside_the_page(crawl, ground_truth) -> None:
-    outcomes = site_outcomes(crawl["db"])
-    path = crawl["db"].removeprefix("sqlite:///")
+def test_api_v2_catalogue_is_stored_beside_the_page(sandbox_crawl, ground_truth) -> None:
+    outcomes = site_outcomes(sandbox_crawl["db"])
+    path = sandbox_crawl["db"].removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
         api_counts = dict(connection.execute(
             "SELECT site.domain, count(*) FROM price_observation p JOIN service ON service.id = p.service_id "
@@ -182,27 +157,27 @@ def _all_bytes(paths) -> bytes:
     return b"".join(chunks)
 
 
-def test_secrets_reach_no_capture_log_or_database(crawl, world) -> None:
+def test_secrets_reach_no_capture_log_or_database(sandbox_crawl, world) -> None:
     secrets = [value for site in world.secrets.values() for value in site.values()]
     secrets += [part.split("=", 1)[1] for site in world.secrets.values() if "cookie" in site
                 for part in site["cookie"].split("; ")]
     assert secrets
-    warc_bytes = _all_bytes((crawl["path"] / "captures").rglob("*.warc.gz"))
-    database_bytes = _all_bytes(crawl["path"].glob("panelmap.db*"))
-    log_bytes = (crawl["result"].stdout + crawl["result"].stderr).encode()
+    warc_bytes = _all_bytes((sandbox_crawl["path"] / "captures").rglob("*.warc.gz"))
+    database_bytes = _all_bytes(sandbox_crawl["path"].glob("panelmap.db*"))
+    log_bytes = (sandbox_crawl["result"].stdout + sandbox_crawl["result"].stderr).encode()
     assert b"[REDACTED]" in warc_bytes  # the keys were sent, and replaced in the records
     for secret in secrets:
         for haystack, where in ((warc_bytes, "WARC"), (database_bytes, "database"), (log_bytes, "log")):
             assert secret.encode() not in haystack, f"a secret reached the {where}"
 
 
-def test_warc_files_are_valid_and_every_capture_points_at_its_record(crawl) -> None:
-    files = sorted((crawl["path"] / "captures").rglob("*.warc.gz"))
+def test_warc_files_are_valid_and_every_capture_points_at_its_record(sandbox_crawl) -> None:
+    files = sorted((sandbox_crawl["path"] / "captures").rglob("*.warc.gz"))
     assert files
     for path in files:
         check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout
-    with Database.open(crawl["db"]).session() as session:
+    with Database.open(sandbox_crawl["db"]).session() as session:
         captures = session.query(Capture).all()
         for capture in captures[:: max(1, len(captures) // 60)]:
             with open(capture.warc_file, "rb") as handle:
@@ -212,17 +187,17 @@ def test_warc_files_are_valid_and_every_capture_points_at_its_record(crawl) -> N
 
 
 @pytest.mark.parametrize("kind,expected", sorted(HOSTILE_OUTCOMES.items()))
-def test_hostile_corner_costs_only_its_own_site(crawl, ground_truth, kind: str, expected: str) -> None:
+def test_hostile_corner_costs_only_its_own_site(sandbox_crawl, ground_truth, kind: str, expected: str) -> None:
     [domain] = [d for d, corner in ground_truth["hostile"].items() if corner["kind"] == kind]
-    status, reason, _ = site_outcomes(crawl["db"])[domain]
+    status, reason, _ = site_outcomes(sandbox_crawl["db"])[domain]
     assert status == expected, (domain, reason)
     if expected != "complete":
         assert reason
 
 
-def test_the_whole_crawl_never_hangs(crawl) -> None:
+def test_the_whole_crawl_never_hangs(sandbox_crawl) -> None:
     # Every corner is bounded by its own limit (5 s timeout, 1 retry, size caps), not by the test's timeout.
-    assert crawl["seconds"] < 300
+    assert sandbox_crawl["seconds"] < 300
 
 
 def services_listing(database_url: str) -> list[tuple]:
