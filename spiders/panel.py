@@ -112,7 +112,8 @@ class PanelSpider(scrapy.Spider):
             kwargs["cookies"] = cookies
         if render:
             meta.update(self._render_meta(kwargs.pop("screenshot", False)))
-        return scrapy.Request(url, callback=self._tracked(callback), errback=self._on_error, meta=meta,
+        meta["handler"] = callback.__name__
+        return scrapy.Request(url, callback=self._handle, errback=self._on_error, meta=meta,
                               dont_filter=True, **kwargs)
 
     def _render_meta(self, screenshot: bool) -> dict[str, Any]:
@@ -123,18 +124,20 @@ class PanelSpider(scrapy.Spider):
             methods.append(PageMethod("screenshot", full_page=True, type="png"))
         return {"playwright": True, "playwright_page_methods": methods}
 
-    def _tracked(self, callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-        def run(response: Response) -> Iterator[Any]:
-            site = self.sites[response.meta["site"]]
-            site.pages += 1
-            try:
-                yield from callback(response, site) or ()
-            except Exception as exc:  # a broken page costs that page, never the crawl
-                self.logger.warning("%s: could not process %s: %s", site.domain, response.url, exc)
-                site.errors.append(f"{response.url}: {type(exc).__name__}: {exc}")
-            yield from self._settle(site)
+    def _handle(self, response: Response) -> Iterator[Any]:
+        """Every response comes here: run its page handler, then count the request as done.
 
-        return run
+        One callback for all requests (the handler's name rides in meta) keeps requests
+        serialisable and lets Scrapy inspect the callback once, not once per request.
+        """
+        site = self.sites[response.meta["site"]]
+        site.pages += 1
+        try:
+            yield from getattr(self, response.meta["handler"])(response, site) or ()
+        except Exception as exc:  # a broken page costs that page, never the crawl
+            self.logger.warning("%s: could not process %s: %s", site.domain, response.url, exc)
+            site.errors.append(f"{response.url}: {type(exc).__name__}: {exc}")
+        yield from self._settle(site)
 
     def _on_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request

@@ -385,6 +385,46 @@ class Link(Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# --- changes between crawls -------------------------------------------------
+
+
+class SiteComparison(Base):
+    """That a site's crawl in a run was compared with its previous crawl (even if nothing changed).
+
+    `upstreams` keeps the site's resells links as they stood then: Link rows carry no
+    run, so this snapshot is what the next comparison diffs its links against.
+    """
+
+    __tablename__ = "site_comparison"
+    __table_args__ = (UniqueConstraint("run_id", "site_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_run.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    previous_run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("crawl_run.id", ondelete="SET NULL"))
+    upstreams: Mapped[list[Any]] = mapped_column(default=list)
+    compared_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SiteChange(Base):
+    """One difference between a site's crawl and its previous one: a price, a service, an IP..."""
+
+    __tablename__ = "site_change"
+    __table_args__ = (UniqueConstraint("comparison_id", "kind", "change", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("site_comparison.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_run.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    observed_at: Mapped[datetime] = mapped_column(index=True)  # when the run saw the site
+    kind: Mapped[str] = mapped_column(String(16))  # site / service / price / infra / certificate / payment / link
+    change: Mapped[str] = mapped_column(String(16))  # new / vanished / reappeared / added / removed / changed
+    subject: Mapped[str] = mapped_column(String(512), default="")  # service id, "ip", a host, an upstream...
+    old: Mapped[Optional[Any]] = mapped_column(JSON(none_as_null=True))
+    new: Mapped[Optional[Any]] = mapped_column(JSON(none_as_null=True))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 # --- schedules and evidence -------------------------------------------------
 
 

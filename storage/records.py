@@ -61,21 +61,23 @@ def upsert_services(session: Session, site_id: int, service_keys: Sequence[str],
     keys = list(dict.fromkeys(str(key) for key in service_keys))
     rows = [{"site_id": site_id, "service_key": key, "first_seen": seen_at, "last_seen": seen_at} for key in keys]
     ids = upsert_many(session, Service, rows, conflict=["site_id", "service_key"], update=["last_seen"])
-    return dict(zip(keys, ids))
+    return {key: ids[(site_id, key)] for key in keys}
 
 
-def record_prices(session: Session, run_id: int, source: str, observations: Sequence[Mapping[str, Any]]) -> list[int]:
+def record_prices(session: Session, run_id: int, source: str,
+                  observations: Sequence[Mapping[str, Any]]) -> dict[int, int]:
     """`record_price` for many services at once; each mapping has `service_id` and price fields,
-    all mappings the same fields."""
+    all mappings the same fields. Returns {service id: observation id}."""
     if not observations:
-        return []
+        return {}
     fields = set(observations[0]) - {"service_id"}
     unknown = fields - set(_PRICE_FIELDS)
     if unknown:
         raise TypeError(f"unknown price observation fields: {sorted(unknown)}")
     rows = [{"run_id": run_id, "source": source, **observation} for observation in observations]
-    return upsert_many(session, PriceObservation, rows, conflict=["run_id", "service_id", "source"],
-                       update=sorted(fields))
+    ids = upsert_many(session, PriceObservation, rows, conflict=["run_id", "service_id", "source"],
+                      update=sorted(fields))
+    return {service_id: observation_id for (_, service_id, _), observation_id in ids.items()}
 
 
 def record_price(session: Session, run_id: int, service_id: int, source: str, **fields: Any) -> int:

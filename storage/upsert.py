@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from .models import Base
 
 
-def _upsert_statement(session: Session, model: type[Base], conflict: Sequence[str], update: Iterable[str]) -> Any:
+def _upsert_statement(session: Session, target: Any, conflict: Sequence[str], update: Iterable[str]) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        insert = postgresql.insert(model)
+        insert = postgresql.insert(target)
     elif dialect == "sqlite":
-        insert = sqlite.insert(model)
+        insert = sqlite.insert(target)
     else:
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
     update_columns = {name: insert.excluded[name] for name in update}
@@ -39,8 +39,9 @@ def upsert(
 
     With no `update` columns the existing row is left as it is (insert-or-ignore).
     """
-    statement = _upsert_statement(session, model, conflict, update).values(**values)
-    row_id = session.execute(statement.returning(model.id)).scalar()  # type: ignore[attr-defined]
+    table = model.__table__  # Core, as in upsert_many: the ORM adds nothing to one INSERT
+    statement = _upsert_statement(session, table, conflict, update).values(**values)
+    row_id = session.connection().execute(statement.returning(table.c.id)).scalar()
     if row_id is None:  # DO NOTHING returns no row on conflict: look the row up
         key = {name: values[name] for name in conflict}
         row_id = session.execute(select(model.id).filter_by(**key)).scalar_one()  # type: ignore[attr-defined]
@@ -54,16 +55,21 @@ def upsert_many(
     *,
     conflict: Sequence[str],
     update: Sequence[str],
-) -> list[int]:
-    """`upsert` for many rows of the same columns in one statement; ids in the order of `rows`.
+) -> dict[tuple[Any, ...], int]:
+    """`upsert` for many rows of the same columns in one statement: {conflict values: id}.
 
+    Ids come back keyed by the conflict columns rather than in row order, because asking
+    the database to keep row order makes SQLAlchemy insert one row at a time on SQLite.
     Needs at least one `update` column (an update, unlike DO NOTHING, returns every row).
     """
     if not rows:
-        return []
+        return {}
     if not update:
         raise ValueError("upsert_many needs update columns so that every row returns its id")
-    statement = _upsert_statement(session, model, conflict, update).returning(
-        model.id, sort_by_parameter_order=True  # type: ignore[attr-defined]
+    # Core on the table, not the ORM's bulk path: the ORM inspects every row as an object.
+    table = model.__table__
+    statement = _upsert_statement(session, table, conflict, update).returning(
+        table.c.id, *(table.c[name] for name in conflict)
     )
-    return [int(row_id) for row_id in session.scalars(statement, [dict(row) for row in rows])]
+    result = session.connection().execute(statement, [dict(row) for row in rows])
+    return {tuple(row[1:]): int(row[0]) for row in result}

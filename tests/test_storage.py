@@ -149,7 +149,8 @@ def test_batch_upserts_are_idempotent_and_keep_order(database: Database) -> None
                  "currency": "USD"}
                 for key in ids
             ])
-            assert len(set(observation_ids)) == 3
+            assert sorted(observation_ids) == sorted(ids.values())
+            assert len(set(observation_ids.values())) == 3
     assert _count(database, Service) == 3
     assert _count(database, PriceObservation) == 3
     with database.session() as session:
