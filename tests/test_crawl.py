@@ -255,3 +255,22 @@ def test_killed_crawl_loses_nothing_and_a_rerun_completes_it(sandbox, ground_tru
     assert (again["site"], again["service"]) == (after["site"], after["service"])
     listing = services_listing(database_url)
     assert listing and len(listing) == len(set((row[0], row[1], row[2]) for row in listing))
+
+
+def test_scrapy_users_can_run_the_same_spider(sandbox, ground_truth, tmp_path) -> None:
+    repository = Path(__file__).resolve().parent.parent
+    listing = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=repository, capture_output=True,
+                             text=True, timeout=120)
+    assert listing.stdout.split() == ["panel"]
+    domain = ground_truth["seeds"][1]
+    database = tmp_path / "scrapy.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "panel", "-a", f"seeds={domain}", "-s",
+         f"PANELMAP_PROXY={sandbox.proxy_url}", "-s", f"PANELMAP_DATABASE_URL=sqlite:///{database}", "-s",
+         f"PANELMAP_WARC_DIR={tmp_path / 'captures'}", "-s", "PANELMAP_RENDER=never", "-s", "LOG_LEVEL=ERROR"],
+        cwd=repository, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    status, _, _ = site_outcomes(f"sqlite:///{database}")[domain]
+    assert status == "complete"
+    assert len(html_observations(f"sqlite:///{database}")[domain]) == len(ground_truth["sites"][domain]["catalogue"])
