@@ -17,6 +17,8 @@ from .extract_table import Headers, decode_body, header_dict
 from .items import SoftwareDetection
 
 _PERFECT_PANEL_ASSETS = re.compile(r"(storage\.perfectcdn\.com|cdn\.mypanel\.link)/([a-z0-9]{6})/", re.IGNORECASE)
+# Folders every Perfect Panel tenant loads from (shared libraries): not a tenant's code.
+SHARED_ASSET_FOLDERS = frozenset({"global"})
 _PERFECT_PANEL_MODULES = re.compile(r"window\.modules\.(\w+)\s*=")
 # Yii2 form names and CSRF field: Perfect Panel's, and copied by the clones.
 _YII_FIELDS = re.compile(r"""name=["'](_csrf|(?:OrderForm|RegistrationForm|LoginForm)\[\w+\])["']""")
@@ -43,7 +45,8 @@ def detect_software(url: str, body: str | bytes, headers: Headers = None) -> Sof
     yii_fields = [f"form field {field}" for field in dict.fromkeys(_YII_FIELDS.findall(text))]
     rental = [f"assets from {match.lower()}" for match in dict.fromkeys(_RENTAL_ASSETS.findall(text))]
     twig = [f"unrendered Twig {match!r}" for match in dict.fromkeys(_TWIG_TEXT.findall(text))][:3]
-    tenant = codes.most_common(1)[0][0] if codes else None
+    tenant_codes = [code for code, _ in codes.most_common() if code not in SHARED_ASSET_FOLDERS]
+    tenant = tenant_codes[0] if tenant_codes else None
 
     if rental:
         return SoftwareDetection("rental_clone", rental + twig + yii_fields + evidence, None)

@@ -295,3 +295,14 @@ def test_perfect_panel_markup_without_its_cdn_is_a_copy():
 def test_unknown_software():
     assert asdict(detect_software("https://x.example/", b"<html><body>Hello</body></html>")) == {
         "software": "unknown", "evidence": [], "tenant_code": None}
+
+
+def test_shared_perfect_panel_folder_is_not_a_tenant_code() -> None:
+    from panelmap.spiders.software import detect_software
+
+    page = ('<link href="https://storage.perfectcdn.com/global/aa11.css">'
+            '<script src="https://storage.perfectcdn.com/global/bb22.js"></script>'
+            '<link href="https://storage.perfectcdn.com/x7k2qa/theme.css">'
+            '<script>window.modules.layouts = {"theme_id":3};</script>')
+    detection = detect_software("https://panel.example/", page)
+    assert (detection.software, detection.tenant_code) == ("perfect_panel", "x7k2qa")
