@@ -29,6 +29,7 @@ class CrawlOptions:
     secrets_file: str | None = None
     concurrency: int | None = None
     job: str | None = None
+    job_id: int | None = None  # the scheduler's Job row, recorded as CrawlRun.job_id
     dns: str | None = None
     warc_dir: str = "captures"
     rates: dict[str, str] = field(default_factory=dict)
@@ -56,6 +57,7 @@ def crawl_settings(options: CrawlOptions, progress: Callable[[dict[str, int]], N
         "PANELMAP_RENDER": options.render,
         "PANELMAP_SECRETS_FILE": options.secrets_file,
         "PANELMAP_JOB": options.job,
+        "PANELMAP_JOB_ID": options.job_id,
         "PANELMAP_DNS": options.dns,
         "PANELMAP_WARC_DIR": options.warc_dir,
         "PANELMAP_RATES": options.rates,

@@ -48,6 +48,7 @@ class CrawlStore:
         with self.database.session() as session:
             mark_dead_runs_interrupted(session)
             run = CrawlRun(
+                job_id=settings.getint("PANELMAP_JOB_ID") or None,
                 job_name=settings.get("PANELMAP_JOB"),
                 config=config,
                 config_hash=hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest(),

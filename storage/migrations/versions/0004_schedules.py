@@ -1,6 +1,6 @@
 """site comparisons and changes: what each crawl of a site changed since the previous one
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24 00:58:06.066183
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import panelmap.storage.types
 
 
-revision = '0005'
-down_revision = '0003'  # becomes '0004' once that migration lands
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
