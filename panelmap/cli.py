@@ -13,17 +13,35 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.logging import RichHandler
 
 from panelmap.config import ConfigError, load_config
 from panelmap.output import emit, format_option
 from panelmap.sandbox.cli import sandbox
+from panelmap.schedule_cli import (changes_command, jobs_command, price_index_command, schedule_group,
+                                   scheduler_command, show_price_history)
 from panelmap.crawl_display import crawl_with_progress
 from panelmap.demo import run_demo
+from panelmap.network.cli import import_command, network
+from panelmap.evidence.cli import evidence
 from panelmap.spiders.crawl import RENDER_MODES, CrawlOptions
 from panelmap.spiders.seeds import check_proxy_url, read_seeds_file
 from panelmap.spiders.secrets import Secrets, SecretsError
-from panelmap.storage import Database, DatabaseError, list_panels, list_run_sites, list_services
+from panelmap.enrich.base import EnrichmentSettings
+from panelmap.enrich.queries import site_infrastructure
+from panelmap.enrichment import enrich_run
+from panelmap.storage import (
+    Database,
+    DatabaseError,
+    known_domains,
+    list_panels,
+    list_run_sites,
+    list_services,
+    normalise_domain,
+    record_enrichment,
+    start_enrichment_run,
+)
 from panelmap.version import version_string
 
 USAGE_ERROR_EXIT = 2
@@ -85,7 +103,9 @@ def _load_config_file(ctx: click.Context, _param: click.Parameter, path: str | N
 
 def _configure_logging(verbosity: int) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    # Logs go to stderr: stdout carries listings that programs read.
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
+    handler.setLevel(level)  # on the handler too: Scrapy resets the root logger's level when a crawl starts
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
 
 
@@ -134,6 +154,8 @@ def panels(app: AppContext, site: str | None, format: str) -> None:
     database = app.open_database()
     with database.session() as session:
         rows = list_panels(session, site)
+        if site:  # one site: its infrastructure too
+            rows = [{**row, **(site_infrastructure(session, row["site"]) or {})} for row in rows]
     emit(rows, ["site", "kind", "software", "services", "last_crawled", "status"], format, title="Sites")
 
 
@@ -141,14 +163,57 @@ def panels(app: AppContext, site: str | None, format: str) -> None:
 @click.option("--site", help="Only this site (domain).")
 @click.option("--platform", help="Only this platform (spotify, youtube, instagram, ...).")
 @click.option("--metric", help="Only this metric (plays, followers, monthly_listeners, ...).")
+@click.option("--history", metavar="SERVICE_ID", help="Every observed price of this service of --site, oldest first.")
 @format_option
 @click.pass_obj
-def services(app: AppContext, site: str | None, platform: str | None, metric: str | None, format: str) -> None:
+def services(app: AppContext, site: str | None, platform: str | None, metric: str | None, history: str | None,
+             format: str) -> None:
     """The latest catalogue of every site (or one): services with their prices."""
+    if history is not None:
+        return show_price_history(app, site, history, format)
     database = app.open_database()
     with database.session() as session:
         rows = list_services(session, domain=site, platform=platform, metric=metric)
     emit(rows, SERVICE_COLUMNS[format], format, title="Services")
+
+
+def enrichment_options(command: Any) -> Any:
+    """The options that say where enrichment lookups go (shared by `crawl` and `enrich`)."""
+    for option in reversed([
+        click.option("--dns", metavar="HOST[:PORT]", help="DNS resolver for enrichment lookups (default: the system's)."),
+        click.option("--rdap", metavar="URL", help="RDAP base URL (default: each registry's own server)."),
+        click.option("--asn-table", type=click.Path(exists=True, dir_okay=False),
+                     help="Offline ip-to-ASN table (CSV: cidr,asn,asn_name,country,registry) instead of lookups."),
+    ]):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("sites", nargs=-1)
+@enrichment_options
+@click.option("--proxy", metavar="URL", help="HTTP proxy for TLS grabs and fetches (CONNECT for HTTPS).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False),
+              help="Extra trusted CA certificates (PEM) for judging the sites' certificates.")
+@click.option("--warc-dir", default="captures", show_default=True, type=click.Path(file_okay=False))
+@click.pass_obj
+def enrich(app: AppContext, sites: tuple[str, ...], dns: str | None, rdap: str | None, asn_table: str | None,
+           proxy: str | None, ca_bundle: str | None, warc_dir: str) -> None:
+    """Re-run enrichment alone for SITES (default: every known site), as a run of its own."""
+    database = app.open_database(migrate=True)
+    with database.session() as session:
+        domains = [normalise_domain(site) for site in sites] or known_domains(session)
+        run_id = start_enrichment_run(session, proxy=proxy, resolver=dns)
+    if not domains:
+        raise UserError("no sites: name some, or crawl first")
+    settings = EnrichmentSettings(resolver=dns, rdap_url=rdap, proxy_url=proxy, ca_bundle=ca_bundle,
+                                  asn_table=asn_table)
+    stats = enrich_run(database, run_id, domains, settings, warc_dir=warc_dir, quiet=app.verbosity < 0)
+    record_enrichment(database, run_id, stats.as_dict(), finished=True)
+    if app.verbosity >= 0:
+        summary = stats.as_dict()
+        click.echo(f"run {run_id}: enriched {summary['sites']} sites, {summary['lookups']} lookups, "
+                   f"{len(summary['failures'])} enricher failures")
 
 
 @cli.command()
@@ -172,7 +237,10 @@ def services(app: AppContext, site: str | None, platform: str | None, metric: st
 @click.option("--autothrottle/--no-autothrottle", default=None, help="Adapt the delay to each site's latency (on).")
 @click.option("--user-agent", help="User-Agent header (default: panelmap's, identifying the crawler).")
 @click.option("--job", metavar="NAME", help="Name recorded with the run.")
-@click.option("--dns", metavar="HOST[:PORT]", help="DNS resolver for enrichment lookups.")
+@click.option("--job-id", type=int, hidden=True, help="Id of the scheduler's Job row this crawl runs for.")
+@enrichment_options
+@click.option("--enrich/--no-enrich", default=True, show_default=True,
+              help="Resolve DNS, hosting, TLS, fingerprints and payments for the crawled sites afterwards.")
 @click.option("--warc-dir", default="captures", show_default=True, type=click.Path(file_okay=False),
               help="Where the WARC capture files go.")
 @click.pass_obj
@@ -180,7 +248,8 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
           ca_bundle: str | None, render: str, secrets_file: str | None, concurrency: int | None,
           per_domain_concurrency: int | None, download_timeout: float | None, max_body_size: int | None,
           max_redirects: int | None, retries: int | None, autothrottle: bool | None, user_agent: str | None,
-          job: str | None, dns: str | None, warc_dir: str) -> None:
+          job: str | None, job_id: int | None, dns: str | None, rdap: str | None, asn_table: str | None,
+          enrich: bool, warc_dir: str) -> None:
     """Catalogue the panels at SEEDS (domains or URLs): pages, prices, API, captures."""
     seed_list = list(seeds)
     if seeds_file:
@@ -199,10 +268,19 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
         database_url=app.db_url, proxy=proxy, ca_bundle=ca_bundle, render=render,
         secrets_file=secrets_file, concurrency=concurrency, per_domain_concurrency=per_domain_concurrency,
         download_timeout=download_timeout, max_body_size=max_body_size, max_redirects=max_redirects,
-        retries=retries, autothrottle=autothrottle, user_agent=user_agent, job=job, dns=dns, warc_dir=warc_dir,
+        retries=retries, autothrottle=autothrottle, user_agent=user_agent, job=job, job_id=job_id, dns=dns,
+        warc_dir=warc_dir,
         log_level="INFO" if app.verbosity > 0 else "ERROR" if app.verbosity < 0 else "WARNING",
     )
     run_id = crawl_with_progress(seed_list, options, quiet=app.verbosity < 0)
+    if enrich:
+        domains = [normalise_domain(seed) for seed in seed_list]
+        settings = EnrichmentSettings(resolver=dns, rdap_url=rdap, proxy_url=proxy, ca_bundle=ca_bundle,
+                                      asn_table=asn_table)
+        secrets = Secrets.load(secrets_file) if secrets_file else None
+        stats = enrich_run(database, run_id, domains, settings, warc_dir=warc_dir, secrets=secrets,
+                           quiet=app.verbosity < 0)
+        record_enrichment(database, run_id, stats.as_dict())
     if app.verbosity >= 0:
         with database.session() as session:
             rows = list_run_sites(session, run_id)
@@ -222,6 +300,14 @@ def demo(workdir: str, seed: int, render: str) -> None:
 
 
 cli.add_command(sandbox)
+cli.add_command(network)
+cli.add_command(import_command)
+cli.add_command(schedule_group)
+cli.add_command(scheduler_command)
+cli.add_command(jobs_command)
+cli.add_command(changes_command)
+cli.add_command(price_index_command)
+cli.add_command(evidence)
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from panelmap.crawl_display import crawl_with_progress
+from panelmap.evidence.demo import export_demo_pack
+from panelmap.network.report import summarise
 from panelmap.sandbox.generate import generate_world
 from panelmap.sandbox.secrets import write_secrets_file
 from panelmap.sandbox.server import Sandbox
@@ -58,6 +60,8 @@ def run_demo(workdir: Path, *, seed: int = 1, render: str = "auto", console: Con
         sites = list_run_sites(session, run_id)
         spotify = [row for row in list_services(session, platform="spotify") if row["rate_usd"] is not None]
     print_summary(console, sites, spotify)
+    summarise(database, workdir, console)
+    export_demo_pack(database_url, workdir, world.ground_truth, secrets_file=secrets_file, console=console)
     console.print(f"\nDatabase: {database_url}\nCaptures (WARC): {workdir / 'captures'}\n"
                   f"Try: panelmap --db {database_url} services --platform spotify --metric plays")
     database.dispose()

@@ -11,12 +11,14 @@ Other stages go through this package; none of them writes SQL of its own.
 """
 
 from .database import DEFAULT_URL, ENV_VAR, Database, DatabaseError, redact_url, resolve_url
-from .queries import list_panels, list_run_sites, list_services
+from .queries import known_domains, list_panels, list_run_sites, list_services
 from .records import (
     normalise_domain,
     record_capture,
+    record_enrichment,
     record_price,
     record_prices,
+    start_enrichment_run,
     upsert_service,
     upsert_services,
     upsert_site,
@@ -27,6 +29,7 @@ from .upsert import upsert, upsert_many
 __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
+    "known_domains",
     "list_panels",
     "list_run_sites",
     "list_services",
@@ -35,9 +38,11 @@ __all__ = [
     "normalise_domain",
     "read_record_payload",
     "record_capture",
+    "record_enrichment",
     "record_price",
     "record_prices",
     "SecretRedactor",
+    "start_enrichment_run",
     "WarcFileWriter",
     "WrittenRecord",
     "redact_url",

@@ -100,3 +100,8 @@ def list_services(session: Session, *, domain: str | None = None, platform: str 
             "observed_at": observation.observed_at,
         }
     return list(chosen.values())
+
+
+def known_domains(session: Session) -> list[str]:
+    """Every site the database knows, by domain."""
+    return list(session.scalars(select(Site.domain).order_by(Site.domain)))

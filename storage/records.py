@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .models import Capture, PriceObservation, Service, Site, utcnow
+from .models import Capture, CrawlRun, PriceObservation, Service, Site, utcnow
 from .upsert import upsert, upsert_many
 from .warc import WrittenRecord
 
@@ -106,3 +106,23 @@ def record_capture(session: Session, run_id: int, kind: str, url: str, written: 
         **fields,
     }
     return upsert(session, Capture, values, conflict=["warc_record_id"])
+
+
+def start_enrichment_run(session: Session, *, proxy: str | None, resolver: str | None) -> int:
+    """A CrawlRun for an enrichment pass on its own (`panelmap enrich`), so its observations have a run."""
+    from panelmap import __version__
+
+    run = CrawlRun(job_name="enrich", config={"enrich_only": True}, proxy=proxy, resolver=resolver,
+                   software_version=__version__)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def record_enrichment(database: Any, run_id: int, stats: Mapping[str, Any], *, finished: bool = False) -> None:
+    """Keep an enrichment pass's figures with its run (and end the run, for a pass on its own)."""
+    with database.session() as session:
+        run = session.get(CrawlRun, run_id)
+        run.stats = {**run.stats, "enrichment": dict(stats)}
+        if finished:
+            run.status, run.finished_at = "finished", utcnow()

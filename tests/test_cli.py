@@ -89,3 +89,12 @@ def test_environment_variable_selects_database(tmp_path: Path) -> None:
     env = {**os.environ, "PANELMAP_DATABASE_URL": f"sqlite:///{database}"}
     assert panelmap("db", "upgrade", env=env).returncode == 0
     assert database.exists()
+
+
+def test_quiet_crawl_prints_nothing_but_errors(tmp_path: Path) -> None:
+    # An unreachable seed: the crawl runs, records the failure, and -q keeps Scrapy's logs off the terminal.
+    result = panelmap("-q", "--db", f"sqlite:///{tmp_path / 'q.db'}", "crawl", "http://127.0.0.1:9/",
+                      "--render", "never", "--retries", "0", "--no-enrich", "--warc-dir", str(tmp_path / "w"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "DEBUG" not in result.stderr and "INFO" not in result.stderr

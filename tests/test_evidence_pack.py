@@ -121,12 +121,16 @@ def _enrich(database: Database, ground_truth: dict, warc_dir: Path, leaked_secre
         written = warc.write_resource(LEAKY_RDAP_URI, "application/rdap+json",
                                       json.dumps({"remarks": [leaked_secret]}).encode(), at=now)
         record_capture(session, run.id, "rdap", LEAKY_RDAP_URI, written, site_id=site_id, fetched_at=now)
-        network = Network(cidr=block["cidr"], asn=block["asn"], asn_description=block["asn_name"],
-                          asn_country="AE", rir=block["rir"], name="DATAFORT-NL", country=block["country"],
-                          abuse_emails=["abuse@datafort.example"], rdap_capture_id=rdap_capture)
+        # The crawl's own enrichment may have stored this network and address already.
+        network = session.scalar(select(Network).filter_by(cidr=block["cidr"])) or Network(cidr=block["cidr"])
+        network.asn, network.asn_description, network.asn_country = block["asn"], block["asn_name"], "AE"
+        network.rir, network.name, network.country = block["rir"], "DATAFORT-NL", block["country"]
+        network.abuse_emails, network.rdap_capture_id = ["abuse@datafort.example"], rdap_capture
         session.add(network)
         session.flush()
-        ip = IpAddress(address=truth["hosting"]["ipv4"][0], version=4, network_id=network.id)
+        address = truth["hosting"]["ipv4"][0]
+        ip = session.scalar(select(IpAddress).filter_by(address=address)) or IpAddress(address=address, version=4)
+        ip.network_id = network.id
         session.add(ip)
         session.flush()
         session.add(AddressObservation(run_id=run.id, site_id=site_id, ip_id=ip.id, hostname=UPSTREAM,
