@@ -1,8 +1,9 @@
 """`panelmap demo`: the whole pipeline on the built-in sandbox world, in a minute, offline.
 
-It starts the sandbox (proxy, DNS, RDAP on loopback), crawls every seed of
-the world into a fresh SQLite database with the investigator's secrets file the
-world provides, prints what it found, and stops the world.
+It starts the sandbox (proxy, DNS, RDAP on loopback), crawls and enriches every
+seed of the world into a fresh SQLite database with the investigator's secrets
+file the world provides, stops the world, then prints what it found, the
+upstream trees with an HTML map, and an evidence pack for the largest upstream.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from panelmap.sandbox.generate import generate_world
 from panelmap.sandbox.secrets import write_secrets_file
 from panelmap.sandbox.server import Sandbox
 from panelmap.spiders.crawl import CrawlOptions
-from panelmap.storage import Database, list_run_sites, list_services
+from panelmap.enrich.base import EnrichmentSettings
+from panelmap.enrichment import enrich_run
+from panelmap.spiders.secrets import Secrets
+from panelmap.storage import Database, list_run_sites, list_services, record_enrichment
 
 
 @dataclass
@@ -55,7 +59,12 @@ def run_demo(workdir: Path, *, seed: int = 1, render: str = "auto", console: Con
             warc_dir=str(workdir / "captures"), log_level="ERROR",
         )
         run_id = crawl_with_progress(seeds, options)
-    database = Database.open(database_url)
+        database = Database.open(database_url)
+        settings = EnrichmentSettings(resolver=options.dns, rdap_url=sandbox.rdap_url, proxy_url=sandbox.proxy_url,
+                                      ca_bundle=sandbox.ca_bundle)
+        stats = enrich_run(database, run_id, seeds, settings, warc_dir=options.warc_dir,
+                           secrets=Secrets.load(secrets_file))
+        record_enrichment(database, run_id, stats.as_dict())
     with database.session() as session:
         sites = list_run_sites(session, run_id)
         spotify = [row for row in list_services(session, platform="spotify") if row["rate_usd"] is not None]
