@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import click
 from cryptography import x509
 from sqlalchemy.engine import make_url
 
+from panelmap.cli import UserError
 from panelmap.spiders.secrets import Secrets, SecretsError
 from panelmap.storage import Database, DatabaseError, resolve_url
 
@@ -26,15 +27,7 @@ from .ledger import copy_pack, record_verification
 from .signing import generate_keypair, key_fingerprint, load_private_key, load_public_key
 from .verify import verify_pack
 
-USAGE_ERROR_EXIT = 2
 VERIFICATION_FAILED_EXIT = 1
-
-
-class _OneLineError(click.ClickException):
-    exit_code = USAGE_ERROR_EXIT
-
-    def format_message(self) -> str:
-        return self.message.splitlines()[0] if self.message else "unknown error"
 
 
 class EvidenceGroup(click.Group):
@@ -44,7 +37,7 @@ class EvidenceGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (EvidenceError, DatabaseError, SecretsError) as exc:
-            raise _OneLineError(str(exc)) from None
+            raise UserError(str(exc)) from None
 
 
 def _certificates(paths: tuple[str, ...]) -> list[x509.Certificate]:
@@ -60,7 +53,7 @@ def _certificates(paths: tuple[str, ...]) -> list[x509.Certificate]:
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _login_name() -> str:

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from panelmap.cli import UserError
 from panelmap.spiders.rates import RateTable
 from panelmap.storage import normalise_domain
 
@@ -27,18 +28,12 @@ _WRITERS = {"json": to_json, "csv": to_csv, "gexf": to_gexf, "graphml": to_graph
             "stix": lambda graph: to_stix(graph).serialize(pretty=True) + "\n", "html": render_html}
 
 
-def _user_error(message: str) -> click.ClickException:
-    from panelmap.cli import UserError  # imported late: panelmap.cli imports this module
-
-    return UserError(message)
-
-
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     pairs = {}
     for value in values:
         name, separator, target = value.partition("=")
         if not separator or not name.strip() or not target.strip():
-            raise _user_error(f"{option} {value!r}: expected NAME=VALUE")
+            raise UserError(f"{option} {value!r}: expected NAME=VALUE")
         pairs[name.strip()] = target.strip()
     return pairs
 
@@ -77,7 +72,7 @@ def network(app: Any, site: str | None, format_: str, out: str | None, recompute
     if site:
         domain = normalise_domain(site)
         if not any(node["id"] == domain for node in graph["nodes"]):
-            raise _user_error(f"no site {domain} in the database")
+            raise UserError(f"no site {domain} in the database")
         if format_ == "table":
             print_site(_console(out), graph, domain)
             return
@@ -122,12 +117,12 @@ def import_prices(app: Any, paths: tuple[str, ...], sites: tuple[str, ...], rate
     try:
         table = RateTable.from_setting(_pairs(rates, "--rate"))
     except ArithmeticError as exc:
-        raise _user_error(f"--rate: not a number ({exc})") from None
+        raise UserError(f"--rate: not a number ({exc})") from None
     database = app.open_database(migrate=True)
     try:
         imported = import_price_lists(database, paths, sites=_pairs(sites, "--site"), rates=table)
     except PriceListError as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     if app.verbosity >= 0:
         listing = Table(title="Imported price lists")
         for column in ("file", "site", "date", "run", "services", "skipped rows"):

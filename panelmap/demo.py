@@ -17,14 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from panelmap.crawl_display import crawl_with_progress
+from panelmap.enrich.base import EnrichmentSettings
+from panelmap.enrichment import enrich_run
 from panelmap.evidence.demo import export_demo_pack
 from panelmap.network.report import summarise
 from panelmap.sandbox.generate import generate_world
 from panelmap.sandbox.secrets import write_secrets_file
 from panelmap.sandbox.server import Sandbox
 from panelmap.spiders.crawl import CrawlOptions
-from panelmap.enrich.base import EnrichmentSettings
-from panelmap.enrichment import enrich_run
 from panelmap.spiders.secrets import Secrets
 from panelmap.storage import Database, list_run_sites, list_services, record_enrichment
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from panelmap import __version__
 from panelmap.enrich.base import EnrichmentSettings, EnrichmentStats
 from panelmap.enrich.runner import enrich_sites
 from panelmap.spiders.secrets import Secrets
 from panelmap.storage import Database, WarcFileWriter
-from panelmap import __version__
 
 
 def enrich_run(database: Database, run_id: int, domains: list[str], settings: EnrichmentSettings, *,

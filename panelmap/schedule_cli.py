@@ -11,7 +11,7 @@ import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 from click.core import ParameterSource
@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from panelmap.alerts import AlertTargets, WebhookPolicy, check_webhook_url, redact_webhook
 from panelmap.changes import KINDS, compare_pending, list_changes
+from panelmap.cli import AppContext, UserError
 from panelmap.output import emit, format_option
-from panelmap.price_index import PERIODS, PriceQueryError, price_history, price_index, write_chart
+from panelmap.price_index import PERIODS, price_index, write_chart
 from panelmap.scheduler import Scheduler
 from panelmap.schedules import (
     Recurrence,
@@ -36,9 +37,6 @@ from panelmap.spiders.secrets import Secrets
 from panelmap.spiders.seeds import check_proxy_url, read_seeds_file
 from panelmap.storage.models import Job, utcnow
 
-if TYPE_CHECKING:
-    from panelmap.cli import AppContext
-
 # Crawl parameters the scheduler sets itself for each job.
 SCHEDULER_OWNED = {"seeds", "seeds_file", "job", "job_id"}
 JOB_STATUSES = ("running", "succeeded", "failed", "interrupted")
@@ -52,9 +50,7 @@ HISTORY_FIELDS = ["run_id", "observed_at", "source", "name", "rate", "rate_text"
 
 
 def fail(message: str) -> NoReturn:
-    """One line on stderr, exit code 2 (panelmap.cli's UserError)."""
-    from panelmap.cli import UserError  # panelmap.cli imports this module: import at use
-
+    """One line on stderr, exit code 2."""
     raise UserError(message)
 
 
@@ -343,18 +339,3 @@ def price_index_command(app: AppContext, platform: str | None, metric: str | Non
     if chart:
         subject = " ".join(filter(None, [platform, metric])) or "all services"
         write_chart(rows, Path(chart), title=f"Median price per 1000 (USD): {subject}")
-
-
-def show_price_history(app: AppContext, site: str | None, service_id: str, format: str) -> None:
-    """`panelmap services --site D --history SERVICE_ID`: every observed price of one service."""
-    if not site:
-        fail("--history needs --site: a service id is the panel's own, so it means nothing without its site")
-    database = app.open_database()
-    try:
-        with database.session() as session:
-            rows = price_history(session, site, service_id)
-    except PriceQueryError as exc:
-        fail(str(exc))
-    columns = ["observed_at", "run_id", "rate_text", "currency", "rate_usd", "min", "max", "change_percent", "source"]
-    emit(rows, columns if format == "table" else HISTORY_FIELDS, format, title=f"{site} service {service_id}")
-
