@@ -274,3 +274,20 @@ def test_scrapy_users_can_run_the_same_spider(sandbox, ground_truth, tmp_path) -
     status, _, _ = site_outcomes(f"sqlite:///{database}")[domain]
     assert status == "complete"
     assert len(html_observations(f"sqlite:///{database}")[domain]) == len(ground_truth["sites"][domain]["catalogue"])
+
+
+def test_panels_for_one_site_shows_its_enriched_infrastructure(sandbox_crawl, ground_truth) -> None:
+    domain = "justanotherpanel.com"
+    result = subprocess.run([sys.executable, "-m", "panelmap", "--db", sandbox_crawl["db"], "panels", "--site", domain,
+                             "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    hosting = ground_truth["sites"][domain]["hosting"]
+    assert set(hosting["ipv4"]) <= set(row["ips"])
+    assert {network["asn"] for network in hosting["networks"]} == {asn["number"] for asn in row["asns"]}
+    assert sorted(row["ns"]) == sorted(hosting["ns"])
+    assert row["abuse_contacts"]
+    assert row["certificate"]["sha256"] == ground_truth["certificates"][domain]["sha256"].replace(":", "").lower()
+    served = {(payment["host"], payment["identifier"]) for payment in ground_truth["sites"][domain]["payments"]}
+    found = {(payment["host"], payment["identifier"]) for payment in row["payments"]}
+    assert served <= found
