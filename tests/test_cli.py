@@ -98,3 +98,12 @@ def test_quiet_crawl_prints_nothing_but_errors(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "DEBUG" not in result.stderr and "INFO" not in result.stderr
+
+
+def test_scrapy_never_downloads_the_public_suffix_list() -> None:
+    # A fresh machine has no tldextract cache: the crawl must use the bundled snapshot, not the internet.
+    code = ("import panelmap, os; from scrapy.downloadermiddlewares.cookies import _split_domain; "
+            "print(list(_split_domain.suffix_list_urls))")
+    env = {key: value for key, value in __import__("os").environ.items() if key != "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
