@@ -23,7 +23,10 @@ from pathlib import Path
 
 from panelmap.spiders.taxonomy import classify
 
-DEFAULT_DIR = Path(os.environ.get("PANELMAP_SMMPANELS", "/work/shared/data/smmpanels")) / "labelled"
+# The project's shared folder sits beside the repository.
+DEFAULT_DIR = Path(os.environ.get(
+    "PANELMAP_SMMPANELS", Path(__file__).resolve().parents[2] / "shared" / "data" / "smmpanels"
+)) / "labelled"
 
 SITE_MAP: dict[str, set[str]] = {
     "Instagram": {"instagram"}, "IGTV": {"instagram"}, "Website": {"website"},

@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import html
 import json
-import os
 import re
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from shared_data import SMMPANELS, require
 
 from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
 from panelmap.spiders.extract_table import Column, column_for_title, map_columns
@@ -29,18 +29,9 @@ from panelmap.spiders.numbers import (
 from panelmap.spiders.software import detect_software
 
 PAGES = Path(__file__).parent / "pages"
-SMMPANELS = Path(os.environ.get("PANELMAP_SMMPANELS", "/work/shared/data/smmpanels"))
 
 
-def require(path: Path) -> Path:
-    """`path`, or a skip saying why: the sample lives outside the repository.
-    Under CI=true a missing sample fails instead, so that it is never silently untested."""
-    if path.is_dir():
-        return path
-    message = f"{path} is absent (the smmpanels sample lives outside the repository; set PANELMAP_SMMPANELS)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + "; CI=true requires it", pytrace=False)
-    pytest.skip(message)
+
 
 
 # --- saved pages --------------------------------------------------------------

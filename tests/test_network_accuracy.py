@@ -3,9 +3,7 @@ truth, and on the real price lists of data/smmpanels."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
+from shared_data import SMMPANELS, require
 
 from panelmap.network.compute import network_graph
 from panelmap.network.importer import import_price_lists
@@ -13,7 +11,7 @@ from panelmap.network.linker import link_catalogues
 from panelmap.network.store import load_catalogues
 from panelmap.storage import Database
 
-REAL_PRICE_LISTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "smmpanels" / "raw"
+REAL_PRICE_LISTS = SMMPANELS / "raw"
 
 
 def expected_links(ground_truth: dict, crawled: set[str]) -> set[tuple[str, str]]:
@@ -40,8 +38,8 @@ def test_resale_links_on_the_sandbox_crawl(sandbox_crawl, ground_truth) -> None:
     assert [cluster.members for cluster in result.clusters] == [sorted(group["members"])]
 
 
-@pytest.mark.skipif(not REAL_PRICE_LISTS.is_dir(), reason="the real price lists (shared/data/smmpanels) are absent")
 def test_real_price_lists_show_the_known_resellers(tmp_path) -> None:
+    require(REAL_PRICE_LISTS)
     database = Database.open(f"sqlite:///{tmp_path / 'real.db'}")
     database.upgrade()
     files = [REAL_PRICE_LISTS / panel / "2020_07_16.csv" for panel in ("JustAnotherPanel", "BoostSmmPanel", "SocialPanel24")]

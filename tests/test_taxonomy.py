@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import pytest
+from shared_data import SMMPANELS, require
 
 from panelmap.spiders.taxonomy import Taxonomy, classify
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "taxonomy_agreement.py"
-SMMPANELS = Path(os.environ.get("PANELMAP_SMMPANELS", "/work/shared/data/smmpanels"))
+
 
 # What bench/taxonomy_agreement.py measures, less a small margin: a change that
 # costs more than that is a regression to look at, not noise.
@@ -71,11 +71,7 @@ def test_category_and_description_fill_what_the_name_leaves_out():
 
 
 def test_agreement_with_the_labelled_sample():
-    if not (SMMPANELS / "labelled").is_dir():
-        message = f"{SMMPANELS / 'labelled'} is absent (the smmpanels sample lives outside the repository)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true requires it", pytrace=False)
-        pytest.skip(message)
+    require(SMMPANELS / "labelled")
     spec = importlib.util.spec_from_file_location("taxonomy_agreement", BENCH)
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # its dataclasses look their module up there
