@@ -99,7 +99,7 @@ def main() -> None:
         started = time.monotonic()
         subprocess.run(
             [sys.executable, "-m", "panelmap", "-q", "--db", f"sqlite:///{database}", "crawl", "--proxy",
-             sandbox.proxy_url, "--secrets", str(secrets), "--render", args.render, "--warc-dir",
+             sandbox.proxy_url, "--secrets", str(secrets), "--render", args.render, "--no-enrich", "--warc-dir",
              str(scratch / "captures"), *seeds],
             check=True,
         )
