@@ -21,7 +21,7 @@ import mmh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from panelmap.spiders.software import detect_software
+from panelmap.spiders.software import SHARED_ASSET_FOLDERS, detect_software
 from panelmap.storage import record_capture, upsert
 from panelmap.storage.models import Capture, DnsObservation, Fingerprint
 
@@ -58,7 +58,8 @@ def tracking_ids(html: str) -> list[str]:
 
 
 def tenant_codes(html: str) -> list[str]:
-    return list(dict.fromkeys(code for code in _TENANT_ASSET.findall(html) if code != "global"))
+    """Every tenant asset folder a page loads from (the detector keeps only the likeliest one)."""
+    return list(dict.fromkeys(code for code in _TENANT_ASSET.findall(html) if code.lower() not in SHARED_ASSET_FOLDERS))
 
 
 def page_fingerprints(url: str, html: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
