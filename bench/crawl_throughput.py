@@ -124,8 +124,12 @@ def main() -> None:
           f"(capture, extraction, storage)")
     print(f"bare Scrapy spider: {bare['responses']} pages in {bare['seconds']:.1f} s = {bare_rate:.1f} pages/s")
     print(f"ratio panelmap / bare: {panelmap_rate / bare_rate:.2f} (target >= 0.70)")
-    print(f"panelmap peak memory: {stats.get('memusage/max', 0) / 2**20:.0f} MiB (Scrapy memusage/max); "
-          f"largest child RSS {panelmap_rss:.0f} MiB")
+    storage = stats.get("storage", {})
+    print(f"panelmap peak memory: crawl process {stats.get('memusage/max', 0) / 2**20:.0f} MiB (Scrapy "
+          f"memusage/max), storage process {storage.get('max_rss_mib', 0)} MiB; largest child RSS "
+          f"{panelmap_rss:.0f} MiB")
+    print(f"storage process: {storage.get('cpu_seconds')} s CPU for {storage.get('messages')} messages, "
+          f"{storage.get('failed_messages')} failed")
 
 
 if __name__ == "__main__":

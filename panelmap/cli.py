@@ -50,7 +50,7 @@ class UserError(click.ClickException):
 LAZY_COMMANDS = {
     "crawl": "panelmap.crawl_cli:crawl",
     "enrich": "panelmap.crawl_cli:enrich",
-    "demo": "panelmap.crawl_cli:demo",
+    "demo": "panelmap.demo:demo",
     "sandbox": "panelmap.sandbox.cli:sandbox",
     "network": "panelmap.network.cli:network",
     "import": "panelmap.network.cli:import_command",

@@ -1,15 +1,13 @@
-"""The commands that fetch: `crawl`, `enrich` and `demo` (loaded only when used: they bring Scrapy)."""
+"""The commands that fetch: `crawl` and `enrich` (loaded only when used: they bring Scrapy)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from panelmap.cli import AppContext, UserError
 from panelmap.crawl_display import crawl_with_progress
-from panelmap.demo import run_demo
 from panelmap.enrich.base import EnrichmentSettings
 from panelmap.enrichment import enrich_run
 from panelmap.output import emit
@@ -133,15 +131,3 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
         with database.session() as session:
             rows = list_run_sites(session, run_id)
         emit(rows, ["site", "software", "services", "status", "reason"], "table", title=f"Crawl run {run_id}")
-
-
-
-
-@click.command()
-@click.option("--workdir", type=click.Path(file_okay=False), default="panelmap-demo", show_default=True,
-              help="Where the demo's database, captures and sandbox files go (replaced on each run).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Which sandbox world to generate.")
-@click.option("--render", type=click.Choice(RENDER_MODES), default="auto", show_default=True)
-def demo(workdir: str, seed: int, render: str) -> None:
-    """Crawl the built-in sandbox world end to end, offline, and show what was found."""
-    run_demo(Path(workdir), seed=seed, render=render)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -24,7 +25,7 @@ from panelmap.network.report import summarise
 from panelmap.sandbox.generate import generate_world
 from panelmap.sandbox.secrets import write_secrets_file
 from panelmap.sandbox.server import Sandbox
-from panelmap.spiders.crawl import CrawlOptions
+from panelmap.spiders.crawl import RENDER_MODES, CrawlOptions
 from panelmap.spiders.secrets import Secrets
 from panelmap.storage import Database, list_run_sites, list_services, record_enrichment
 
@@ -94,3 +95,13 @@ def print_summary(console: Console, sites: list[dict], spotify: list[dict]) -> N
             cheapest.add_row(row["site"], row["name"][:60], row["rate_text"],
                              str(row["rate_usd"].quantize(Decimal("0.0001"))))
         console.print(cheapest)
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default="panelmap-demo", show_default=True,
+              help="Where the demo's database, captures and sandbox files go (replaced on each run).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Which sandbox world to generate.")
+@click.option("--render", type=click.Choice(RENDER_MODES), default="auto", show_default=True)
+def demo(workdir: str, seed: int, render: str) -> None:
+    """Crawl the built-in sandbox world end to end, offline, and show what was found."""
+    run_demo(Path(workdir), seed=seed, render=render)

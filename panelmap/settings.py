@@ -24,6 +24,9 @@ AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Items go to one synchronous pipeline: running 100 of them "in parallel" (Scrapy's default)
+# only costs 100 asyncio tasks per response.
+CONCURRENT_ITEMS = 4
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # also caps decompressed size: gzip bombs stop here

@@ -26,7 +26,7 @@ class RunRecorder:
 
     def spider_opened(self, spider: Spider) -> None:
         store = CrawlStore.of(self.crawler)
-        spider.logger.info("crawl run %s: captures in %s", store.run_id, store.warc.directory)
+        spider.logger.info("crawl run %s: captures in %s", store.run_id, store.warc_directory)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}

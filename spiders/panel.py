@@ -23,7 +23,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem
+from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem, SiteStarted
 from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
 from panelmap.spiders.extractors import extract_page, find_services_links
 from panelmap.spiders.software import detect_software
@@ -61,7 +61,7 @@ class SiteProgress:
     notes: dict[str, Any] = field(default_factory=dict)
     home_failed: str | None = None
     rendered: set[str] = field(default_factory=set)
-    home_capture: tuple[int, Any] | None = None  # the raw home page, which a rendering refers to
+    home_capture: str | None = None  # WARC-Record-ID of the raw home page, which a rendering refers to
     finished: bool = False
 
 
@@ -167,7 +167,7 @@ class PanelSpider(scrapy.Spider):
                 continue
             site = SiteProgress(domain=domain, base_url=url)
             self.sites[domain] = site
-            store.start_site(domain)
+            store.send(SiteStarted(domain))
             request = self._request(site, url, self.parse_home, meta={"home": True})
             if request is not None:
                 yield request
@@ -301,7 +301,7 @@ class PanelSpider(scrapy.Spider):
                    entries: list[CatalogueEntry]) -> Iterator[CatalogueItem]:
         target = site.api_entries if source == "api" else site.html_entries
         target.update((entry.service_id, entry) for entry in entries)
-        yield CatalogueItem(site.domain, source, response.url, response.meta.get("capture_id"), entries)
+        yield CatalogueItem(site.domain, source, response.url, response.meta.get("capture"), entries)
 
     def _finish(self, site: SiteProgress) -> Iterator[SiteFinishedItem]:
         services = len(site.html_entries.keys() | site.api_entries.keys())
@@ -348,10 +348,9 @@ def _some(request: scrapy.Request | None) -> Iterator[scrapy.Request]:
         yield request
 
 
-def _raw_capture(response: Response) -> tuple[int, Any] | None:
-    if "capture_id" in response.meta and "warc_record" in response.meta:
-        return response.meta["capture_id"], response.meta["warc_record"]
-    return None
+def _raw_capture(response: Response) -> str | None:
+    """The WARC-Record-ID of a static fetch, for the rendering of the same page to refer to."""
+    return response.meta.get("capture")
 
 
 def _same_site(base_url: str, url: str) -> bool:

@@ -1,4 +1,4 @@
-"""One crawl's handle on storage: the database, the WARC writer, the run record.
+"""One crawl's handle on storage: the run record, and the storage process that writes the rest.
 
 Scrapy builds middlewares, pipelines and extensions separately; they all reach
 the same `CrawlStore` through `CrawlStore.of(crawler)`.
@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import select
 
 from panelmap import __version__
 from panelmap.spiders.rates import RateTable
 from panelmap.spiders.secrets import Secrets
-from panelmap.storage import Database, WarcFileWriter, record_capture, upsert_site
+from panelmap.spiders.writer import Message, StorageError, StorageProcess, WriterConfig
+from panelmap.storage import Database
 from panelmap.storage.models import CrawlRun, SiteCrawl, utcnow
-from panelmap.storage.warc import WrittenRecord
 
 # Settings that describe the crawl (and so go into CrawlRun.config and its hash).
 RECORDED_SETTINGS = (
@@ -34,15 +35,16 @@ RECORDED_SETTINGS = (
 
 
 class CrawlStore:
-    """Opens the run at crawl start and records its end; writes captures as they arrive."""
+    """Opens the run at crawl start, hands captures and items to the storage process, records the end."""
 
     def __init__(self, crawler: Crawler):
+        self.crawler = crawler
         settings = crawler.settings
         self.database = Database.open(settings.get("PANELMAP_DATABASE_URL"))
         self.database.upgrade()
         secrets_file = settings.get("PANELMAP_SECRETS_FILE")
         self.secrets = Secrets.load(secrets_file) if secrets_file else Secrets()
-        self.rates = RateTable.from_setting(settings.getdict("PANELMAP_RATES"))
+        rates = RateTable.from_setting(settings.getdict("PANELMAP_RATES"))
         config = {name: settings.get(name) for name in RECORDED_SETTINGS}
         config["PANELMAP_SECRETS_FILE"] = bool(secrets_file)  # whether secrets were used, never what they are
         with self.database.session() as session:
@@ -54,17 +56,23 @@ class CrawlStore:
                 config_hash=hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest(),
                 proxy=settings.get("PANELMAP_PROXY"),
                 resolver=settings.get("PANELMAP_DNS"),
-                rate_table=self.rates.as_strings(),
+                rate_table=rates.as_strings(),
                 software_version=__version__,
                 stats={"host": socket.gethostname(), "pid": os.getpid()},
             )
             session.add(run)
             session.flush()
             self.run_id = run.id
-        warc_dir = Path(settings.get("PANELMAP_WARC_DIR", "captures"))
-        self.warc = WarcFileWriter(warc_dir / f"run-{self.run_id}", f"panelmap-run{self.run_id}",
-                                   redactor=self.secrets.redactor(), software=f"panelmap/{__version__}")
-        self._site_ids: dict[str, int] = {}
+        self.warc_directory = Path(settings.get("PANELMAP_WARC_DIR", "captures")) / f"run-{self.run_id}"
+        self.writer = StorageProcess(WriterConfig(
+            database_url=self.database.engine.url.render_as_string(hide_password=False),
+            run_id=self.run_id, warc_directory=str(self.warc_directory), warc_prefix=f"panelmap-run{self.run_id}",
+            software=f"panelmap/{__version__}", secret_values=self.secrets.values(), usd_rates=rates.as_strings(),
+        ))
+        with self.database.session() as session:
+            run = session.get(CrawlRun, self.run_id)
+            run.stats = {**run.stats, "storage_pid": self.writer.pid}
+        self.storage_failure: str | None = None
 
     @classmethod
     def of(cls, crawler: Crawler) -> CrawlStore:
@@ -74,49 +82,26 @@ class CrawlStore:
             crawler._panelmap_store = store  # type: ignore[attr-defined]
         return store
 
-    # -- sites ---------------------------------------------------------------
-
-    def site_id(self, domain: str, **fields: Any) -> int:
-        """The Site id for a crawled domain, created (or updated with `fields`) as needed."""
-        if domain in self._site_ids and not fields:
-            return self._site_ids[domain]
-        with self.database.session() as session:
-            site_id = upsert_site(session, domain, **fields)
-        self._site_ids[domain] = site_id
-        return site_id
-
-    def start_site(self, domain: str) -> None:
-        site_id = self.site_id(domain)
-        with self.database.session() as session:
-            existing = session.scalar(select(SiteCrawl).filter_by(run_id=self.run_id, site_id=site_id))
-            if existing is None:
-                session.add(SiteCrawl(run_id=self.run_id, site_id=site_id))
-
-    def finish_site(self, domain: str, status: str, reason: str | None, pages: int, services: int,
-                    details: dict[str, Any]) -> None:
-        with self.database.session() as session:
-            site_crawl = session.scalars(
-                select(SiteCrawl).filter_by(run_id=self.run_id, site_id=self.site_id(domain))
-            ).one()
-            site_crawl.status, site_crawl.reason = status, reason
-            site_crawl.pages, site_crawl.services = pages, services
-            site_crawl.details = details
-            site_crawl.finished_at = utcnow()
-
-    # -- captures ------------------------------------------------------------
-
-    def record(self, kind: str, url: str, written: WrittenRecord, *, domain: str | None,
-               parent_id: int | None = None, **fields: Any) -> int:
-        site_id = self.site_id(domain) if domain else None
-        with self.database.session() as session:
-            return record_capture(session, self.run_id, kind, url, written, site_id=site_id,
-                                  parent_id=parent_id, **fields)
+    def send(self, message: Message) -> None:
+        """Hand `message` to the storage process; if that has stopped, stop the crawl:
+        fetching what cannot be stored would only waste the sites' and our time."""
+        try:
+            self.writer.send(message)
+        except StorageError as exc:
+            if self.storage_failure is None:
+                self.storage_failure = str(exc)
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_failed"))
+            raise
 
     # -- the run -------------------------------------------------------------
 
     def close(self, reason: str, stats: dict[str, Any]) -> None:
         """End the run: sites still open are marked partial, so none is left half-stored silently."""
-        self.warc.close()
+        try:
+            writer_report = self.writer.close()
+        except StorageError as exc:
+            writer_report, reason = {}, "storage_failed"
+            self.storage_failure = self.storage_failure or str(exc)
         now = utcnow()
         with self.database.session() as session:
             for site_crawl in session.scalars(select(SiteCrawl).filter_by(run_id=self.run_id, status="running")):
@@ -126,7 +111,8 @@ class CrawlStore:
             run = session.get(CrawlRun, self.run_id)
             run.status = "finished" if reason == "finished" else "interrupted"
             run.finished_at = now
-            run.stats = {**run.stats, **{key: _plain(value) for key, value in stats.items()}}
+            run.stats = {**run.stats, **{key: _plain(value) for key, value in stats.items()},
+                         "storage": {**writer_report, "failure": self.storage_failure}}
         self.database.dispose()
 
 

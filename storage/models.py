@@ -15,7 +15,6 @@ from typing import Any, Optional
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Float,
     ForeignKey,
     Index,

@@ -214,6 +214,15 @@ def table_counts(database_url: str) -> dict[str, int]:
                 for table in ("site", "service", "price_observation", "capture")}
 
 
+def process_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's parent here may never reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def test_killed_crawl_loses_nothing_and_a_rerun_completes_it(sandbox, ground_truth, secrets_file, tmp_path) -> None:
     database_url = f"sqlite:///{tmp_path / 'killed.db'}"
     seeds = ground_truth["seeds"]
@@ -230,6 +239,13 @@ def test_killed_crawl_loses_nothing_and_a_rerun_completes_it(sandbox, ground_tru
             continue  # schema not created yet
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    # Its storage process stores what it had received, then leaves on its own.
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        storage_pid = json.loads(connection.execute("SELECT stats FROM crawl_run").fetchone()[0])["storage_pid"]
+    deadline = time.monotonic() + 60
+    while process_running(storage_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_running(storage_pid)
     before = table_counts(database_url)
     assert before["price_observation"] > 0
 
