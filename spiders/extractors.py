@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from .extract_perfectpanel import PerfectPanelServicesPage
@@ -52,16 +53,41 @@ _SERVICES_WORDS = frozenset({
 _SQUEEZE = re.compile(r"\s+")
 
 
-def find_services_links(url: str, body: str | bytes, headers: Headers = None) -> list[str]:
-    """Links on a home page that lead to its services or price list, best first:
-    links whose path ends in such a word (/services, /pricing), then links whose
-    text says it; same site only."""
+# Pages other than the catalogue a home page may link to, by the words of their path or
+# link text, and where to look when it links none.
+SIDE_PAGE_WORDS = {
+    "api_docs": ("api",),
+    "addfunds": ("addfunds", "add-funds", "add funds", "deposit", "balance", "payment"),
+    "terms": ("terms", "tos"),
+    "contact": ("contact", "support"),
+}
+SIDE_PAGE_DEFAULTS = {"api_docs": "/api", "addfunds": "/addfunds", "terms": "/terms", "contact": "/contact"}
+
+
+@dataclass
+class HomeLinks:
+    """Where a home page leads: its services page(s), best first; each side page kind's
+    links (or the usual path when none is linked); its favicon."""
+
+    services: list[str]
+    side_pages: dict[str, list[str]]
+    favicon: str
+
+
+def home_links(url: str, body: str | bytes, headers: Headers = None) -> HomeLinks:
+    """The links a crawl follows from a home page, read in one pass over its anchors.
+
+    Services: links whose path ends in a word for the price list (/services,
+    /pricing), then links whose text says it. Side pages: links whose path ends
+    in, or whose text is, one of SIDE_PAGE_WORDS. Same site only.
+    """
     tree = parse_html(body, header_dict(headers))
     base = tree.find(".//base[@href]")
     base_url = urljoin(url, base.get("href")) if base is not None else url
     site = _site(url)
     by_path: list[str] = []
     by_text: list[str] = []
+    side_pages: dict[str, list[str]] = {kind: [] for kind in SIDE_PAGE_WORDS}
     for anchor in tree.iter("a"):
         href = anchor.get("href")
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
@@ -70,12 +96,29 @@ def find_services_links(url: str, body: str | bytes, headers: Headers = None) ->
         parts = urlsplit(absolute)
         if _site(absolute) != site or parts.scheme not in ("http", "https"):
             continue
-        last_segment = parts.path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]  # "services.php"
+        text = _SQUEEZE.sub(" ", text_of(anchor)).strip()
+        path = parts.path.lower().rstrip("/")
+        last_segment = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # "services.php"
         if _means_services(last_segment.replace("-", " ").replace("_", " ")):
             by_path.append(absolute)
-        elif _means_services(text_of(anchor)):
+        elif _means_services(text):
             by_text.append(absolute)
-    return [link for link in dict.fromkeys(by_path + by_text) if link != url]
+        for kind, words in SIDE_PAGE_WORDS.items():
+            if any(path.endswith("/" + word.replace(" ", "")) or word == text.lower() for word in words):
+                side_pages[kind].append(absolute)
+    icon = next((link.get("href") for link in tree.iter("link")
+                 if "icon" in (link.get("rel") or "").lower().split() and link.get("href")), None)
+    return HomeLinks(
+        services=[link for link in dict.fromkeys(by_path + by_text) if link != url],
+        side_pages={kind: list(dict.fromkeys(found)) or [urljoin(url, SIDE_PAGE_DEFAULTS[kind])]
+                    for kind, found in side_pages.items()},
+        favicon=urljoin(base_url, icon or "/favicon.ico"),
+    )
+
+
+def find_services_links(url: str, body: str | bytes, headers: Headers = None) -> list[str]:
+    """Links on a home page that lead to its services or price list, best first."""
+    return home_links(url, body, headers).services
 
 
 def _means_services(text: str) -> bool:

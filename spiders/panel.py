@@ -25,25 +25,12 @@ from twisted.python.failure import Failure
 
 from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem, SiteStarted
 from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
-from panelmap.spiders.extractors import extract_page, find_services_links
+from panelmap.spiders.extractors import extract_page, home_links
 from panelmap.spiders.software import detect_software
 from panelmap.spiders.items import CatalogueEntry
 from panelmap.spiders.secrets import Secrets
 from panelmap.storage import normalise_domain
 
-# Pages other than the catalogue: where to look when the home page does not link them.
-SIDE_PAGES = {
-    "api_docs": ("/api",),
-    "addfunds": ("/addfunds",),
-    "terms": ("/terms",),
-    "contact": ("/contact",),
-}
-SIDE_PAGE_WORDS = {
-    "api_docs": ("api",),
-    "addfunds": ("addfunds", "add-funds", "add funds", "deposit", "balance", "payment"),
-    "terms": ("terms", "tos"),
-    "contact": ("contact", "support"),
-}
 MAX_DISAGREEMENTS_KEPT = 50
 
 
@@ -176,44 +163,25 @@ class PanelSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             site.home_failed = f"home page is not text ({response.headers.get('Content-Type', b'').decode()})"
             return
-        detection = detect_software(response.url, response.body, _header_map(response))
+        headers = _header_map(response)
+        detection = detect_software(response.url, response.body, headers)
         site.software = detection.software
         yield SiteSoftwareItem(site.domain, detection)
         site.base_url = response.url
         site.home_capture = _raw_capture(response)
 
-        services = find_services_links(response.url, response.body, _header_map(response)) or [
-            urljoin(response.url, "/services")
-        ]
-        for url in services:
+        links = home_links(response.url, response.body, headers)
+        for url in links.services or [urljoin(response.url, "/services")]:
             yield from _some(self._request(site, url, self.parse_services, meta={"services_root": True}))
-        for kind, paths in SIDE_PAGES.items():
-            for url in self._side_page_urls(response, kind, paths):
+        for kind, urls in links.side_pages.items():
+            for url in urls:
                 yield from _some(self._request(site, url, self.parse_side_page, optional=True, meta={"page": kind}))
-        yield from _some(self._request(site, self._favicon_url(response), self.parse_side_page, optional=True,
+        yield from _some(self._request(site, links.favicon, self.parse_side_page, optional=True,
                                        meta={"page": "favicon"}))
         if self.render_mode == "always":
             yield from _some(self._request(site, response.url, self.parse_rendered_home, render=True,
                                            screenshot=True, meta={"raw_capture": site.home_capture}))
         yield from self._api_requests(site, response.url)
-
-    def _side_page_urls(self, response: TextResponse, kind: str, defaults: tuple[str, ...]) -> list[str]:
-        words = SIDE_PAGE_WORDS[kind]
-        found = []
-        for anchor in response.css("a[href]"):
-            href = anchor.attrib["href"]
-            text = " ".join(anchor.css("::text").getall()).strip().lower()
-            path = urlsplit(urljoin(response.url, href)).path.lower().rstrip("/")
-            if _same_site(response.url, urljoin(response.url, href)) and any(
-                path.endswith("/" + word.replace(" ", "")) or word == text for word in words
-            ):
-                found.append(urljoin(response.url, href))
-        return list(dict.fromkeys(found)) or [urljoin(response.url, path) for path in defaults]
-
-    @staticmethod
-    def _favicon_url(response: TextResponse) -> str:
-        href = response.css('link[rel~="icon"]::attr(href), link[rel="shortcut icon"]::attr(href)').get()
-        return urljoin(response.url, href or "/favicon.ico")
 
     def parse_services(self, response: Response, site: SiteProgress) -> Iterator[Any]:
         if not isinstance(response, TextResponse):

@@ -16,7 +16,7 @@ from shared_data import SMMPANELS, require
 
 from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
 from panelmap.spiders.extract_table import Column, column_for_title, map_columns
-from panelmap.spiders.extractors import extract_page, find_services_links, services_page
+from panelmap.spiders.extractors import extract_page, find_services_links, home_links, services_page
 from panelmap.spiders.numbers import (
     Currency,
     currency_in_text,
@@ -53,6 +53,21 @@ def test_saved_page(name):
         assert extract_page(url, body).to_dict() == expected["extraction"]
     if "services_links" in expected:
         assert find_services_links(url, body) == expected["services_links"]
+    if "side_pages" in expected:
+        links = home_links(url, body)
+        assert (links.side_pages, links.favicon) == (expected["side_pages"], expected["favicon"])
+
+
+def test_home_links_take_the_icon_and_side_pages_from_links_or_text():
+    page = b"""<html><head><base href="https://shop.example/en/"><link rel="Shortcut Icon" href="img/fav.png"></head>
+    <body><a href="addfunds">Wallet</a> <a href="/help"> Support </a> <a href="https://other.example/terms">Terms</a>
+    <a href="/legal/TOS/">Rules</a></body></html>"""
+    links = home_links("https://shop.example/", page)
+    assert links.favicon == "https://shop.example/en/img/fav.png"
+    assert links.side_pages == {
+        "api_docs": ["https://shop.example/api"], "addfunds": ["https://shop.example/en/addfunds"],
+        "terms": ["https://shop.example/legal/TOS/"], "contact": ["https://shop.example/help"],
+    }
 
 
 def test_page_kinds_are_chosen_by_markup():
