@@ -164,10 +164,13 @@ class HttpServer:
     server is a forward proxy: it also tunnels `CONNECT host:443` (TLS terminated with
     that host's certificate) and `CONNECT host:80`, and takes absolute-form requests for
     http on port 80 only. A broken or malicious client costs only its own connection.
+    `latency` (seconds) delays every answer, as a distant or busy site would.
     """
 
-    def __init__(self, route: Route, certificates: SandboxCertificates | None = None) -> None:
+    def __init__(self, route: Route, certificates: SandboxCertificates | None = None, *,
+                 latency: float = 0.0) -> None:
         self._route = route
+        self._latency = latency
         self._certificates = certificates
         self._listener = StreamListener(self._accept)
 
@@ -241,6 +244,8 @@ class HttpServer:
             headers=[(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP],
             body=body,
         )
+        if self._latency:
+            await asyncio.sleep(self._latency)
         try:
             response = await handler(request)
         except Exception:
@@ -396,6 +401,7 @@ async def _close_iterator(body: AsyncIterator[bytes]) -> None:
 class SandboxProxy(HttpServer):
     """The forward proxy over a world's sites (host -> handler) and their certificates."""
 
-    def __init__(self, sites: Mapping[str, SiteHandler], certificates: SandboxCertificates) -> None:
+    def __init__(self, sites: Mapping[str, SiteHandler], certificates: SandboxCertificates, *,
+                 latency: float = 0.0) -> None:
         lowered = {host.lower(): handler for host, handler in sites.items()}
-        super().__init__(lowered.get, certificates)
+        super().__init__(lowered.get, certificates, latency=latency)

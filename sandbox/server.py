@@ -64,8 +64,10 @@ class Sandbox:
         proxy_port: int = 0,
         dns_port: int = 0,
         rdap_port: int = 0,
+        latency: float = 0.0,
     ) -> None:
         self.world = world
+        self.latency = latency  # seconds each site takes to answer; 0 answers at once
         self.workdir = Path(workdir)
         self.host = require_loopback(host)
         self._requested_ports = (proxy_port, dns_port, rdap_port)
@@ -80,7 +82,7 @@ class Sandbox:
             raise RuntimeError("sandbox already started")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.certificates = SandboxCertificates(self.world.certificates, self.workdir)
-        self.proxy = SandboxProxy(self.world.sites, self.certificates)
+        self.proxy = SandboxProxy(self.world.sites, self.certificates, latency=self.latency)
         self.dns = DnsServer(self.world.dns, self.world.networks)
         self.rdap = RdapServer(self.world.networks)
         self.ground_truth_path = self.workdir / "ground_truth.json"

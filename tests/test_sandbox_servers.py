@@ -472,3 +472,14 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     assert "sandbox stopped" in output
     assert banner["CA bundle"] == str(tmp_path / "ca.pem")
     assert banner["ground truth"] == str(tmp_path / "ground_truth.json")
+
+
+def test_sites_answer_after_the_sandbox_latency(tmp_path: Path) -> None:
+    # A lower bound only: the answer may come later on a busy machine, never sooner.
+    with Sandbox(tiny_world(), tmp_path, latency=0.3) as box:
+        proxy_port = int(box.proxy_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", proxy_port), timeout=5) as client:
+            started = time.monotonic()
+            client.sendall(b"HEAD / HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+            assert time.monotonic() - started >= 0.3
