@@ -307,3 +307,18 @@ def test_panels_for_one_site_shows_its_enriched_infrastructure(sandbox_crawl, gr
     served = {(payment["host"], payment["identifier"]) for payment in ground_truth["sites"][domain]["payments"]}
     found = {(payment["host"], payment["identifier"]) for payment in row["payments"]}
     assert served <= found
+
+
+def test_a_crawl_into_postgresql_stores_what_sqlite_does(sandbox_crawl, ground_truth, sandbox, secrets_file,
+                                                          postgres_url, tmp_path) -> None:
+    seeds = ground_truth["seeds"][:4]  # upstreams and resellers, HTML and API
+    run_crawl(postgres_url, tmp_path / "captures", sandbox, seeds, "--secrets", str(secrets_file),
+              "--render", "never", "--no-enrich")
+    listing = services_listing(postgres_url)
+    assert {row[0] for row in listing} == set(seeds)
+    assert listing == [row for row in services_listing(sandbox_crawl["db"]) if row[0] in seeds]
+    with Database.open(postgres_url).session() as session:
+        captures = session.query(Capture).filter(Capture.kind == "response").all()
+        assert captures and all(capture.site_id is not None for capture in captures)
+        for capture in captures[:20]:
+            read_record_payload(capture.warc_file, capture.warc_offset)
