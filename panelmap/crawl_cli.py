@@ -21,6 +21,7 @@ from panelmap.storage import (
     record_enrichment,
     start_enrichment_run,
 )
+from panelmap.storage.models import CrawlRun
 
 
 def enrichment_options(command: Any) -> Any:
@@ -119,7 +120,10 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
         log_level="INFO" if app.verbosity > 0 else "ERROR" if app.verbosity < 0 else "WARNING",
     )
     run_id = crawl_with_progress(seed_list, options, quiet=app.verbosity < 0)
-    if enrich:
+    with database.session() as session:
+        run = session.get(CrawlRun, run_id)
+        stopped = None if run.status == "finished" else run.stats.get("finish_reason", run.status)
+    if enrich and not stopped:  # Ctrl-C means stop, not "go on to the lookups"
         domains = [normalise_domain(seed) for seed in seed_list]
         settings = EnrichmentSettings(resolver=dns, rdap_url=rdap, proxy_url=proxy, ca_bundle=ca_bundle,
                                       asn_table=asn_table)
@@ -131,3 +135,6 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
         with database.session() as session:
             rows = list_run_sites(session, run_id)
         emit(rows, ["site", "software", "services", "status", "reason"], "table", title=f"Crawl run {run_id}")
+    if stopped:
+        raise click.ClickException(f"crawl run {run_id} stopped early ({stopped}): what it fetched is stored, "
+                                   "and running the same command again completes it")

@@ -322,3 +322,29 @@ def test_a_crawl_into_postgresql_stores_what_sqlite_does(sandbox_crawl, ground_t
         assert captures and all(capture.site_id is not None for capture in captures)
         for capture in captures[:20]:
             read_record_payload(capture.warc_file, capture.warc_offset)
+
+
+def test_ctrl_c_stops_the_crawl_in_order_and_says_so(sandbox, ground_truth, secrets_file, tmp_path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'stopped.db'}"
+    process = subprocess.Popen(crawl_command(database_url, tmp_path / "captures", sandbox, ground_truth["seeds"],
+                                             "--secrets", str(secrets_file), "--render", "never", "--concurrency", "1"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if table_counts(database_url)["capture"] > 5:
+                break
+        except sqlite3.OperationalError:
+            continue
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "stopped early (shutdown)" in stderr.strip().splitlines()[-1]
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        status, stats = connection.execute("SELECT status, stats FROM crawl_run").fetchone()
+        lookups = connection.execute("SELECT count(*) FROM dns_observation").fetchone()[0]
+    assert status == "interrupted" and lookups == 0  # stopped means stopped: no enrichment after it
+    assert json.loads(stats)["storage"]["failed_messages"] == 0
+    assert not process_running(json.loads(stats)["storage_pid"])
+    assert table_counts(database_url)["capture"] > 5
