@@ -53,7 +53,7 @@ from panelmap.storage.warc import SecretRedactor, WrittenRecord
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200  # messages per transaction at most
-QUEUE_LIMIT = 2000  # messages waiting to be sent; beyond this the crawl waits for the writer
+BACKLOG_BYTES = 64 << 20  # bodies waiting for the writer; beyond this the crawl waits for it
 
 Message = SiteStarted | ResponseCaptured | PageRendered | SiteSoftwareItem | CatalogueItem | SiteFinishedItem
 
@@ -77,9 +77,14 @@ class WriterConfig:
 
 
 class StorageProcess:
-    """Starts the writer and sends it messages; `close` waits until all are stored."""
+    """Starts the writer and sends it messages; `close` waits until all are stored.
 
-    def __init__(self, config: WriterConfig):
+    Messages wait in memory until the writer takes them, at most `backlog_bytes`
+    of bodies: past that, `send` waits, so a slow disk slows the crawl rather
+    than filling the memory.
+    """
+
+    def __init__(self, config: WriterConfig, *, backlog_bytes: int = BACKLOG_BYTES):
         context = multiprocessing.get_context("spawn")  # fork would copy the crawl's reactor and threads
         receiver, self._pipe = context.Pipe(duplex=False)
         self._reports, report_sender = context.Pipe(duplex=False)
@@ -89,7 +94,10 @@ class StorageProcess:
         # Only the writer may hold the reading end: when the crawl dies, the writer then sees the pipe close.
         receiver.close()
         report_sender.close()
-        self._outbox: queue.Queue[Message | None] = queue.Queue(QUEUE_LIMIT)
+        self._outbox: queue.SimpleQueue[tuple[Message | None, int]] = queue.SimpleQueue()
+        self._backlog_limit = backlog_bytes
+        self._backlog = 0
+        self._room = threading.Condition()
         self._feeder = threading.Thread(target=self._feed, name="panelmap-storage-feeder", daemon=True)
         self._feeder.start()
         self._closed = False
@@ -104,18 +112,28 @@ class StorageProcess:
     def _feed(self) -> None:
         # Pickling and writing happen here, so a busy writer never stalls the crawl's thread.
         while True:
-            message = self._outbox.get()
+            message, size = self._outbox.get()
             try:
                 self._pipe.send(message)
             except OSError:  # the writer is gone; send() says so to the crawl
                 return
+            finally:
+                with self._room:
+                    self._backlog -= size
+                    self._room.notify_all()
             if message is None:
                 return
 
     def send(self, message: Message) -> None:
-        if not self._feeder.is_alive():  # the feeder stops when the writer can no longer be reached
-            raise StorageError(f"the storage process stopped (exit code {self._process.exitcode})")
-        self._outbox.put(message)
+        size = _body_size(message)
+        with self._room:
+            while self._backlog > self._backlog_limit and self._feeder.is_alive():
+                self._room.wait(0.5)
+            # The feeder stops when the writer can no longer be reached.
+            if not self._feeder.is_alive():
+                raise StorageError(f"the storage process stopped (exit code {self._process.exitcode})")
+            self._backlog += size
+        self._outbox.put((message, size))
 
     def close(self) -> dict[str, Any]:
         """Let the writer store everything sent so far, then stop it. Returns its report."""
@@ -123,7 +141,7 @@ class StorageProcess:
             return self.report
         self._closed = True
         atexit.unregister(self.close)
-        self._outbox.put(None)
+        self._outbox.put((None, 0))
         self._feeder.join()
         self._pipe.close()
         self._process.join()
@@ -136,6 +154,14 @@ class StorageProcess:
             raise StorageError(f"the storage process failed (exit code {self._process.exitcode}); "
                                "see its error above")
         return self.report
+
+
+def _body_size(message: Message) -> int:
+    if isinstance(message, ResponseCaptured):
+        return len(message.body) + len(message.request_body)
+    if isinstance(message, PageRendered):
+        return len(message.dom) + sum(len(png) for _, png in message.screenshots)
+    return 0
 
 
 # -- the writer's side -----------------------------------------------------------

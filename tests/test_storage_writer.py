@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import signal
+import threading
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -130,4 +131,30 @@ def test_the_crawl_learns_that_the_storage_process_died(tmp_path: Path) -> None:
             time.sleep(0.05)
     with pytest.raises(StorageError, match="failed"):
         writer.close()
+    database.dispose()
+
+
+def test_sends_wait_while_the_backlog_of_bodies_is_full(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    database = Database.open(database_url)
+    database.upgrade()
+    writer = StorageProcess(WriterConfig(
+        database_url=database_url, run_id=new_run(database), warc_directory=str(tmp_path / "warc"),
+        warc_prefix="test", software="panelmap-test", secret_values=[],
+    ), backlog_bytes=1 << 20)
+    big = home_page("a.example")
+    big.body = b"x" * (2 << 20)  # more than the pipe holds: its sender waits while the writer is stopped
+    os.kill(writer.pid, signal.SIGSTOP)
+    try:
+        writer.send(SiteStarted("a.example"))
+        writer.send(big)  # the backlog was empty: accepted
+        second = threading.Thread(target=writer.send, args=(home_page("a.example"),))
+        second.start()
+        second.join(1.0)
+        assert second.is_alive()  # waits: 2 MiB of bodies are still waiting for the writer
+    finally:
+        os.kill(writer.pid, signal.SIGCONT)
+    second.join(30)
+    assert not second.is_alive()
+    assert writer.close()["captures"] == 2
     database.dispose()
