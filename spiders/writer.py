@@ -28,12 +28,14 @@ import multiprocessing
 import queue
 import resource
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from panelmap.spiders.crawl_items import (
@@ -176,9 +178,13 @@ def serve(config: WriterConfig, receiver: Any, report_sender: Any) -> None:
     warc = WarcFileWriter(config.warc_directory, config.warc_prefix,
                           redactor=SecretRedactor(config.secret_values), software=config.software)
     writer = CrawlWriter(database, config.run_id, warc, RateTable.from_setting(config.usd_rates))
+    failure = None
     try:
         for batch in _batches(receiver):
             writer.apply(batch)
+    except Exception as exc:  # the disk or the database failed: say so in one line, and the crawl stops
+        failure = _first_line(exc)
+        log.error("storage stopped: %s", failure)
     finally:
         warc.close()
         database.dispose()
@@ -189,6 +195,8 @@ def serve(config: WriterConfig, receiver: Any, report_sender: Any) -> None:
             report_sender.send(report)
         except OSError:
             pass  # the crawl is gone: nobody to tell
+    if failure:
+        sys.exit(1)
 
 
 def _batches(receiver: Any) -> Any:
@@ -236,19 +244,28 @@ class CrawlWriter:
         self._unsaved_captures: list[dict[str, Any]] = []
 
     def apply(self, messages: list[Message]) -> None:
-        pending = [self._write_records(message) for message in messages]
+        """Store `messages`. A message that cannot be stored is logged, counted and skipped;
+        a failing disk or database (OSError, OperationalError) raises: nothing more could be stored."""
+        pending = [one for one in map(self._write_records, messages) if one is not None]
         try:
             self._transaction(pending)
+        except OperationalError:
+            raise
         except Exception as exc:  # one bad message must not cost the batch: replay it one by one
             log.warning("storing %d messages together failed (%s); storing them one by one",
                         len(pending), _first_line(exc))
             for one in pending:
                 try:
                     self._transaction([one])
+                except OperationalError:
+                    raise
                 except Exception as exc:
-                    self.counts["failed_messages"] += 1
-                    log.error("could not store %r: %s", one.message, _first_line(exc))
+                    self._failed(one.message, exc)
         self.counts["messages"] += len(messages)
+
+    def _failed(self, message: Message, exc: Exception) -> None:
+        self.counts["failed_messages"] += 1
+        log.error("could not store %r: %s", message, _first_line(exc))
 
     def _transaction(self, pending: list[_Pending]) -> None:
         self._new_site_ids, self._new_capture_ids, self._unsaved_captures = {}, {}, []
@@ -264,7 +281,16 @@ class CrawlWriter:
 
     # -- WARC ------------------------------------------------------------------
 
-    def _write_records(self, message: Message) -> _Pending:
+    def _write_records(self, message: Message) -> _Pending | None:
+        try:
+            return self._write_message_records(message)
+        except OSError:
+            raise
+        except Exception as exc:  # a record warcio cannot build costs that message only
+            self._failed(message, exc)
+            return None
+
+    def _write_message_records(self, message: Message) -> _Pending:
         pending = _Pending(message)
         if isinstance(message, ResponseCaptured):
             written = self.warc.write_response(

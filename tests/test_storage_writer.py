@@ -158,3 +158,24 @@ def test_sends_wait_while_the_backlog_of_bodies_is_full(tmp_path: Path) -> None:
     assert not second.is_alive()
     assert writer.close()["captures"] == 2
     database.dispose()
+
+
+def test_a_failing_database_stops_the_writer_in_one_line(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    database = Database.open(database_url)
+    database.upgrade()
+    run_id = new_run(database)
+    with database.engine.begin() as connection:  # what a vanished table or a dead server looks like to SQLAlchemy
+        connection.exec_driver_sql("DROP TABLE price_observation")
+    writer = StorageProcess(WriterConfig(
+        database_url=database_url, run_id=run_id, warc_directory=str(tmp_path / "warc"), warc_prefix="test",
+        software="panelmap-test", secret_values=[],
+    ))
+    response = home_page("a.example")
+    for message in (SiteStarted("a.example"), response, catalogue("a.example", response.record_id, "1")):
+        writer.send(message)
+    with pytest.raises(StorageError, match="failed"):
+        writer.close()
+    errors = capfd.readouterr().err
+    assert "storage stopped: OperationalError" in errors and "Traceback" not in errors
+    database.dispose()
