@@ -66,7 +66,7 @@ class StorageError(RuntimeError):
 
 @dataclass(frozen=True)
 class WriterConfig:
-    database_url: str
+    database_url: str = field(repr=False)  # may hold a password
     run_id: int
     warc_directory: str
     warc_prefix: str
