@@ -135,6 +135,9 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
         with database.session() as session:
             rows = list_run_sites(session, run_id)
         emit(rows, ["site", "software", "services", "status", "reason"], "table", title=f"Crawl run {run_id}")
+    if stopped == "storage_failed":
+        raise click.ClickException(f"crawl run {run_id} stopped early ({stopped}): see the storage error above; "
+                                   "what was stored before it stays")
     if stopped:
         raise click.ClickException(f"crawl run {run_id} stopped early ({stopped}): what it fetched is stored, "
                                    "and running the same command again completes it")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 from datetime import datetime
@@ -25,6 +26,8 @@ from panelmap.spiders.secrets import Secrets
 from panelmap.spiders.writer import Message, StorageError, StorageProcess, WriterConfig
 from panelmap.storage import Database
 from panelmap.storage.models import CrawlRun, SiteCrawl, utcnow
+
+log = logging.getLogger(__name__)
 
 # Settings that describe the crawl (and so go into CrawlRun.config and its hash).
 RECORDED_SETTINGS = (
@@ -83,15 +86,17 @@ class CrawlStore:
         return store
 
     def send(self, message: Message) -> None:
-        """Hand `message` to the storage process; if that has stopped, stop the crawl:
-        fetching what cannot be stored would only waste the sites' and our time."""
+        """Hand `message` to the storage process. If that has stopped, the crawl stops too
+        (fetching what cannot be stored would waste the sites' time and ours): what is
+        still in flight is dropped, and the run record says why."""
+        if self.storage_failure is not None:
+            return
         try:
             self.writer.send(message)
         except StorageError as exc:
-            if self.storage_failure is None:
-                self.storage_failure = str(exc)
-                deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_failed"))
-            raise
+            self.storage_failure = str(exc)
+            log.error("%s: stopping the crawl", exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_failed"))
 
     # -- the run -------------------------------------------------------------
 
@@ -112,7 +117,7 @@ class CrawlStore:
             run.status = "finished" if reason == "finished" else "interrupted"
             run.finished_at = now
             run.stats = {**run.stats, **{key: _plain(value) for key, value in stats.items()},
-                         "storage": {**writer_report, "failure": self.storage_failure}}
+                         "finish_reason": reason, "storage": {**writer_report, "failure": self.storage_failure}}
         self.database.dispose()
 
 

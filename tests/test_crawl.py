@@ -348,3 +348,21 @@ def test_ctrl_c_stops_the_crawl_in_order_and_says_so(sandbox, ground_truth, secr
     assert json.loads(stats)["storage"]["failed_messages"] == 0
     assert not process_running(json.loads(stats)["storage_pid"])
     assert table_counts(database_url)["capture"] > 5
+
+
+def test_a_crawl_whose_storage_fails_stops_and_says_so(sandbox, ground_truth, tmp_path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'broken.db'}"
+    database = Database.open(database_url)
+    database.upgrade()
+    with database.engine.begin() as connection:  # a schema gone wrong under the crawl's feet
+        connection.exec_driver_sql("DROP TABLE price_observation")
+    database.dispose()
+    result = subprocess.run(crawl_command(database_url, tmp_path / "captures", sandbox, ground_truth["seeds"],
+                                          "--render", "never", "--no-enrich"),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "stopped early (storage_failed)" in result.stderr.strip().splitlines()[-1]
+    assert "storage stopped: OperationalError" in result.stderr and "Traceback" not in result.stderr
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        status, stats = connection.execute("SELECT status, stats FROM crawl_run").fetchone()
+    assert status == "interrupted" and json.loads(stats)["storage"]["failure"]
