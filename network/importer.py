@@ -128,14 +128,8 @@ def _run_for(session: Any, date: datetime, rates: RateTable) -> int:
 
 
 def _observation(entry: CatalogueEntry, service_id: int, date: datetime, rates: RateTable) -> dict[str, Any]:
-    return {
-        "service_id": service_id, "observed_at": date, "name": entry.name, "category": entry.category,
-        "description": entry.description, "rate": entry.rate, "rate_text": entry.rate_text, "currency": entry.currency,
-        "currency_assumed": entry.currency_assumed, "rate_usd": rates.to_usd(entry.rate, entry.currency),
-        "min_quantity": entry.min_quantity, "max_quantity": entry.max_quantity, "max_unlimited": entry.max_unlimited,
-        "average_time": entry.average_time, "platform": entry.platform, "metric": entry.metric, "geo": entry.geo,
-        "device": entry.device, "premium": entry.premium, "guarantee_days": entry.guarantee_days,
-    }
+    return {"service_id": service_id, "observed_at": date,
+            **entry.price_fields(rates.to_usd(entry.rate, entry.currency))}
 
 
 def site_for(panel: str, sites: Mapping[str, str]) -> str:

@@ -50,6 +50,19 @@ class CatalogueEntry:
     premium: bool | None = None
     guarantee_days: int | None = None
 
+    def price_fields(self, usd_rate: Decimal | None) -> dict[str, Any]:
+        """The PriceObservation columns this entry fills, with its rate in USD (None when unknown)."""
+        return {
+            "name": self.name, "category": self.category, "description": self.description,
+            "rate": self.rate, "rate_text": self.rate_text, "currency": self.currency,
+            "currency_assumed": self.currency_assumed, "rate_usd": usd_rate,
+            "min_quantity": self.min_quantity, "max_quantity": self.max_quantity,
+            "max_unlimited": self.max_unlimited, "average_time": self.average_time,
+            "refill": self.refill, "cancel": self.cancel, "dripfeed": self.dripfeed,
+            "platform": self.platform, "metric": self.metric, "geo": self.geo,
+            "device": self.device, "premium": self.premium, "guarantee_days": self.guarantee_days,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the rate as an exact string."""
         data = asdict(self)

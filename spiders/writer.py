@@ -47,9 +47,16 @@ from panelmap.spiders.crawl_items import (
     SiteStarted,
 )
 from panelmap.spiders.rates import RateTable
-from panelmap.storage import Database, WarcFileWriter, record_prices, upsert_services, upsert_site
-from panelmap.storage.models import Capture, SiteCrawl, utcnow
-from panelmap.storage.upsert import upsert_many
+from panelmap.storage import (
+    Database,
+    WarcFileWriter,
+    capture_columns,
+    record_captures,
+    record_prices,
+    upsert_services,
+    upsert_site,
+)
+from panelmap.storage.models import SiteCrawl, utcnow
 from panelmap.storage.warc import SecretRedactor, WrittenRecord
 
 log = logging.getLogger(__name__)
@@ -321,14 +328,11 @@ class CrawlWriter:
                 ))
         return pending
 
-    def _capture_row(self, kind: str, url: str, written: WrittenRecord, domain: str | None, *,
+    @staticmethod
+    def _capture_row(kind: str, url: str, written: WrittenRecord, domain: str | None, *,
                      parent: str | None = None, **fields: Any) -> dict[str, Any]:
-        return {
-            "kind": kind, "url": url, "domain": domain, "parent": parent,
-            "sha256": written.payload_sha256, "size": written.payload_size, "warc_file": written.warc_file,
-            "warc_offset": written.offset, "warc_length": written.length, "warc_record_id": written.record_id,
-            **fields,
-        }
+        # `domain` and `parent` become ids when the row is saved (they may be in this batch).
+        return {"kind": kind, "url": url, "domain": domain, "parent": parent, **capture_columns(written), **fields}
 
     # -- database --------------------------------------------------------------
 
@@ -380,13 +384,9 @@ class CrawlWriter:
         for row in rows:
             row = dict(row)
             domain, parent = row.pop("domain"), row.pop("parent")
-            values.append({
-                **row, "run_id": self.run_id,
-                "site_id": self._site_id(session, domain) if domain else None,
-                "parent_id": self._capture_id(session, parent),
-            })
-        ids = upsert_many(session, Capture, values, conflict=["warc_record_id"], update=["warc_record_id"])
-        self._new_capture_ids.update((record_id, capture_id) for (record_id,), capture_id in ids.items())
+            values.append({**row, "site_id": self._site_id(session, domain) if domain else None,
+                           "parent_id": self._capture_id(session, parent)})
+        self._new_capture_ids.update(record_captures(session, self.run_id, values))
 
     def _store_catalogue(self, session: Session, item: CatalogueItem) -> None:
         site_id = self._site_id(session, item.domain)
@@ -395,18 +395,8 @@ class CrawlWriter:
         entries = list({entry.service_id: entry for entry in item.entries}.values())
         service_ids = upsert_services(session, site_id, [entry.service_id for entry in entries])
         record_prices(session, self.run_id, item.source, [
-            {
-                "service_id": service_ids[entry.service_id], "capture_id": capture_id,
-                "name": entry.name, "category": entry.category, "description": entry.description,
-                "rate": entry.rate, "rate_text": entry.rate_text, "currency": entry.currency,
-                "currency_assumed": entry.currency_assumed,
-                "rate_usd": self.rates.to_usd(entry.rate, entry.currency),
-                "min_quantity": entry.min_quantity, "max_quantity": entry.max_quantity,
-                "max_unlimited": entry.max_unlimited, "average_time": entry.average_time,
-                "refill": entry.refill, "cancel": entry.cancel, "dripfeed": entry.dripfeed,
-                "platform": entry.platform, "metric": entry.metric, "geo": entry.geo,
-                "device": entry.device, "premium": entry.premium, "guarantee_days": entry.guarantee_days,
-            }
+            {"service_id": service_ids[entry.service_id], "capture_id": capture_id,
+             **entry.price_fields(self.rates.to_usd(entry.rate, entry.currency))}
             for entry in entries
         ])
 

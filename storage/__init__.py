@@ -13,8 +13,10 @@ Other stages go through this package; none of them writes SQL of its own.
 from .database import DEFAULT_URL, ENV_VAR, Database, DatabaseError, redact_url, resolve_url
 from .queries import known_domains, list_panels, list_run_sites, list_services
 from .records import (
+    capture_columns,
     normalise_domain,
     record_capture,
+    record_captures,
     record_enrichment,
     record_price,
     record_prices,
@@ -36,8 +38,10 @@ __all__ = [
     "Database",
     "DatabaseError",
     "normalise_domain",
+    "capture_columns",
     "read_record_payload",
     "record_capture",
+    "record_captures",
     "record_enrichment",
     "record_price",
     "record_prices",

@@ -92,6 +92,14 @@ def record_price(session: Session, run_id: int, service_id: int, source: str, **
     )
 
 
+def capture_columns(written: WrittenRecord) -> dict[str, Any]:
+    """The Capture columns that say where a WARC record is and what it holds."""
+    return {
+        "sha256": written.payload_sha256, "size": written.payload_size, "warc_file": written.warc_file,
+        "warc_offset": written.offset, "warc_length": written.length, "warc_record_id": written.record_id,
+    }
+
+
 def record_capture(session: Session, run_id: int, kind: str, url: str, written: WrittenRecord, *,
                    site_id: int | None = None, parent_id: int | None = None, **fields: Any) -> int:
     """Store the Capture row for a WARC record just written; idempotent on the record id.
@@ -99,13 +107,20 @@ def record_capture(session: Session, run_id: int, kind: str, url: str, written: 
     `fields` are the Capture columns that describe the fetch: final_url, method,
     http_status, content_type, server_ip, fetched_at, duration_ms.
     """
-    values = {
-        "run_id": run_id, "site_id": site_id, "parent_id": parent_id, "kind": kind, "url": url,
-        "sha256": written.payload_sha256, "size": written.payload_size, "warc_file": written.warc_file,
-        "warc_offset": written.offset, "warc_length": written.length, "warc_record_id": written.record_id,
-        **fields,
-    }
+    values = {"run_id": run_id, "site_id": site_id, "parent_id": parent_id, "kind": kind, "url": url,
+              **capture_columns(written), **fields}
     return upsert(session, Capture, values, conflict=["warc_record_id"])
+
+
+def record_captures(session: Session, run_id: int, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """`record_capture` for many records at once: each row holds `capture_columns` and
+    whichever other Capture columns it has. Returns {WARC-Record-ID: Capture id}."""
+    # One statement needs one set of columns: a column a row lacks is NULL in it.
+    columns = dict.fromkeys(column for row in rows for column in row)
+    values = [{**dict.fromkeys(columns), **row, "run_id": run_id} for row in rows]
+    # The no-op update makes every row, new or already stored, return its id.
+    ids = upsert_many(session, Capture, values, conflict=["warc_record_id"], update=["warc_record_id"])
+    return {record_id: capture_id for (record_id,), capture_id in ids.items()}
 
 
 def start_enrichment_run(session: Session, *, proxy: str | None, resolver: str | None) -> int:

@@ -156,3 +156,30 @@ def test_batch_upserts_are_idempotent_and_keep_order(database: Database) -> None
     with database.session() as session:
         rates = session.scalars(select(PriceObservation.rate)).all()
     assert rates == [Decimal("2.25")] * 3
+
+
+def test_captures_of_different_kinds_are_stored_together_each_with_its_own_columns(database: Database) -> None:
+    from panelmap.storage import capture_columns, record_captures
+    from panelmap.storage.models import Capture
+    from panelmap.storage.warc import WrittenRecord
+
+    def written(record_id: str) -> WrittenRecord:
+        return WrittenRecord("a.warc.gz", 0, 10, record_id, "resource", "00" * 32, 5)
+
+    with database.session() as session:
+        run = CrawlRun(config={}, stats={})
+        session.add(run)
+        session.flush()
+        rows = [  # a screenshot row has no status; a DOM row has one
+            {"kind": "screenshot", "url": "https://a.example/", "content_type": "image/png",
+             **capture_columns(written("<urn:uuid:1>"))},
+            {"kind": "dom", "url": "https://a.example/", "http_status": 200, "final_url": "https://a.example/x",
+             **capture_columns(written("<urn:uuid:2>"))},
+        ]
+        ids = record_captures(session, run.id, rows)
+        assert record_captures(session, run.id, rows) == ids  # again: the same rows, no new ones
+    with database.session() as session:
+        stored = {capture.warc_record_id: capture for capture in session.scalars(select(Capture))}
+        assert set(stored) == set(ids) == {"<urn:uuid:1>", "<urn:uuid:2>"}
+        assert (stored["<urn:uuid:1>"].http_status, stored["<urn:uuid:1>"].content_type) == (None, "image/png")
+        assert (stored["<urn:uuid:2>"].http_status, stored["<urn:uuid:2>"].final_url) == (200, "https://a.example/x")
