@@ -126,6 +126,11 @@ def _means_services(text: str) -> bool:
     return key in _SERVICES_WORDS
 
 
+def same_site(url: str, other: str) -> bool:
+    """Whether two URLs are on one site (`www.` or not)."""
+    return _site(url) == _site(other)
+
+
 def _site(url: str) -> str:
     host = (urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.")

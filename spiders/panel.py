@@ -17,7 +17,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem, SiteStarted
 from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
-from panelmap.spiders.extractors import extract_page, home_links
+from panelmap.spiders.extractors import extract_page, home_links, same_site
 from panelmap.spiders.software import detect_software
 from panelmap.spiders.items import CatalogueEntry
 from panelmap.spiders.secrets import Secrets
@@ -197,7 +197,7 @@ class PanelSpider(scrapy.Spider):
             yield from _some(self._request(site, response.url, self.parse_rendered_services, render=True,
                                            screenshot=True, meta={"raw_capture": _raw_capture(response)}))
         for url in [*extraction.next_pages, *extraction.category_pages]:
-            if _same_site(site.base_url, url):
+            if same_site(site.base_url, url):
                 yield from _some(self._request(site, url, self.parse_services))
 
     def parse_rendered_services(self, response: Response, site: SiteProgress) -> Iterator[Any]:
@@ -210,7 +210,7 @@ class PanelSpider(scrapy.Spider):
             yield from _some(self._request(site, site.base_url, self.parse_rendered_home, render=True,
                                            screenshot=True, meta={"raw_capture": site.home_capture}))
         for url in [*extraction.next_pages, *extraction.category_pages]:
-            if _same_site(site.base_url, url):
+            if same_site(site.base_url, url):
                 yield from _some(self._request(site, url, self.parse_rendered_services, render=True))
 
     def parse_rendered_home(self, response: Response, site: SiteProgress) -> Iterator[Any]:
@@ -319,13 +319,6 @@ def _some(request: scrapy.Request | None) -> Iterator[scrapy.Request]:
 def _raw_capture(response: Response) -> str | None:
     """The WARC-Record-ID of a static fetch, for the rendering of the same page to refer to."""
     return response.meta.get("capture")
-
-
-def _same_site(base_url: str, url: str) -> bool:
-    def bare(host: str) -> str:
-        return host[4:] if host.startswith("www.") else host
-
-    return bare(urlsplit(base_url).hostname or "") == bare(urlsplit(url).hostname or "")
 
 
 def _header_map(response: Response) -> dict[str, str]:
