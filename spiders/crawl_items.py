@@ -1,8 +1,9 @@
 """What a crawl hands to storage, one record per fact, in crawl order.
 
-The spider yields the site and catalogue records (through the storage pipeline);
-the capture middleware sends the captures. All of them go to the storage
-process (`panelmap.spiders.writer`) in the order they happened.
+The spider yields the site records (through the storage pipeline) and asks the
+storage process to read each catalogue page; the capture middleware sends the
+captures. All of them go to the storage process (`panelmap.spiders.writer`) in
+the order they happened.
 """
 
 from __future__ import annotations
@@ -70,17 +71,46 @@ class SiteSoftwareItem:
 
 
 @dataclass
-class CatalogueItem:
-    """Entries from one services page (or one API answer), with the capture they came from."""
+class CataloguePage:
+    """A services page (or API answer) for the storage process to read.
+
+    Pages travel apart from the records, so that the crawl, which waits for
+    the answer (a `CatalogueRead`: what to fetch next), never waits behind the
+    records queue. The entries read are stored when `StoreCatalogue` comes
+    through in the records' order, after the page's own capture.
+    """
 
     domain: str
     source: str  # html / api
     url: str
     capture: str | None  # WARC-Record-ID of the page or API answer
-    entries: list[CatalogueEntry]
+    body: bytes  # decompressed, as the spider saw it
+    headers: dict[str, str]  # lower-case names
+    currency: str | None = None  # the API account's currency, as `balance` named it
+    request_id: int = 0  # set by the storage process's `ask`, to match the answer
+    entries: list[CatalogueEntry] | None = None  # set by the storage process once it has read the page
 
-    def __repr__(self) -> str:  # Scrapy logs every item: a whole catalogue would drown the log
-        return f"CatalogueItem({self.domain}, {self.source}, {self.url}, {len(self.entries)} entries)"
+    def __repr__(self) -> str:
+        return f"CataloguePage({self.domain}, {self.source}, {self.url}, {len(self.body)} bytes)"
+
+
+@dataclass
+class CatalogueRead:
+    """The storage process's answer to a CataloguePage: the services it found and the
+    pages that continue the catalogue (pagination, categories); or why it could not."""
+
+    request_id: int
+    service_ids: list[str] = field(default_factory=list)
+    next_pages: list[str] = field(default_factory=list)
+    category_pages: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class StoreCatalogue:
+    """Store the entries read from catalogue page `request_id`."""
+
+    request_id: int
 
 
 @dataclass

@@ -8,7 +8,8 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem
+from panelmap.spiders.crawl_items import SiteFinishedItem
+from panelmap.spiders.signals import catalogue_read
 from panelmap.spiders.store import CrawlStore
 
 
@@ -43,6 +44,7 @@ class CrawlProgress:
         self.report = report
         self.counts = {"sites_done": 0, "sites_failed": 0, "pages": 0, "services": 0, "errors": 0}
         crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.catalogue_read, signal=catalogue_read)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
     @classmethod
@@ -57,13 +59,13 @@ class CrawlProgress:
         self.counts["pages"] += 1
         self._changed()
 
+    def catalogue_read(self, services: int, **_: Any) -> None:
+        self.counts["services"] += services
+        self._changed()
+
     def item_scraped(self, item: object, **_: Any) -> None:
-        if isinstance(item, CatalogueItem):
-            self.counts["services"] += len(item.entries)
-        elif isinstance(item, SiteFinishedItem):
+        if isinstance(item, SiteFinishedItem):
             self.counts["sites_done"] += 1
             self.counts["sites_failed"] += item.status == "failed"
             self.counts["errors"] += item.status != "complete"
-        else:
-            return
-        self._changed()
+            self._changed()

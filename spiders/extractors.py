@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from .extract_api import parse_services
 from .extract_perfectpanel import PerfectPanelServicesPage
 from .extract_smartpanel import SmartPanelServicesPage
 from .extract_table import Headers, ServicesPage, TablePage, header_dict, parse_html, text_of
@@ -40,6 +41,16 @@ def extract_page(url: str, body: str | bytes, headers: Headers = None) -> PageEx
         if fallback.entries:
             return fallback
     return result
+
+
+def read_catalogue(source: str, url: str, body: str | bytes, headers: Headers = None, *,
+                   currency: str | None = None) -> PageExtraction:
+    """One page of a catalogue: a services page (`source` "html") or an API v2 `services`
+    answer ("api", in `currency` when the account's balance named one). Raises the API's
+    PanelApiError and ApiFormatError for an answer that is not a services list."""
+    if source == "api":
+        return PageExtraction(url, "api", parse_services(body, currency=currency))
+    return extract_page(url, body, headers)
 
 
 # Words that name the price list, in the languages panels are common in.

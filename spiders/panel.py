@@ -7,14 +7,19 @@ API key from the secrets file it asks API v2 for `balance` and `services` (no
 other action, ever). Pages whose static HTML lacks the catalogue are rendered
 in Chromium when rendering is `auto`.
 
+Catalogue pages are read by the storage process, which extracts and stores
+their entries and answers with the services found and the pages to fetch next:
+the crawl's own thread only fetches and follows links.
+
 Each site keeps a count of its requests in flight; when it drops to zero the
 site's outcome is yielded, so no site ends without saying how it went.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin
@@ -23,15 +28,15 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem, SiteStarted
-from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
-from panelmap.spiders.extractors import extract_page, home_links, same_site
-from panelmap.spiders.software import detect_software
-from panelmap.spiders.items import CatalogueEntry
+from panelmap.spiders.crawl_items import CataloguePage, CatalogueRead, SiteFinishedItem, SiteSoftwareItem, SiteStarted
+from panelmap.spiders.extractors import home_links, same_site
 from panelmap.spiders.secrets import Secrets
+from panelmap.spiders.signals import catalogue_read
+from panelmap.spiders.software import detect_software
+from panelmap.spiders.store import CrawlStore
 from panelmap.storage import normalise_domain
 
-MAX_DISAGREEMENTS_KEPT = 50
+MAX_ERRORS_KEPT = 50
 
 
 @dataclass
@@ -42,8 +47,8 @@ class SiteProgress:
     pages: int = 0
     seen: set[str] = field(default_factory=set)
     software: str | None = None
-    html_entries: dict[str, CatalogueEntry] = field(default_factory=dict)
-    api_entries: dict[str, CatalogueEntry] = field(default_factory=dict)
+    html_services: set[str] = field(default_factory=set)  # service ids each source listed
+    api_services: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     home_failed: str | None = None
@@ -76,10 +81,12 @@ class PanelSpider(scrapy.Spider):
         return self.settings.get("PANELMAP_RENDER", "auto")
 
     @property
-    def secrets(self) -> Secrets:
-        from panelmap.spiders.store import CrawlStore
+    def store(self) -> CrawlStore:
+        return CrawlStore.of(self.crawler)
 
-        return CrawlStore.of(self.crawler).secrets
+    @property
+    def secrets(self) -> Secrets:
+        return self.store.secrets
 
     # -- bookkeeping ---------------------------------------------------------
 
@@ -111,20 +118,28 @@ class PanelSpider(scrapy.Spider):
             methods.append(PageMethod("screenshot", full_page=True, type="png"))
         return {"playwright": True, "playwright_page_methods": methods}
 
-    def _handle(self, response: Response) -> Iterator[Any]:
+    async def _handle(self, response: Response) -> AsyncIterator[Any]:
         """Every response comes here: run its page handler, then count the request as done.
 
         One callback for all requests (the handler's name rides in meta) keeps requests
         serialisable and lets Scrapy inspect the callback once, not once per request.
+        A handler is a generator, or an async one when it waits for the storage process.
         """
         site = self.sites[response.meta["site"]]
         site.pages += 1
         try:
-            yield from getattr(self, response.meta["handler"])(response, site) or ()
+            outputs: Iterable[Any] | AsyncIterator[Any] = getattr(self, response.meta["handler"])(response, site)
+            if isinstance(outputs, AsyncIterator):
+                async for output in outputs:
+                    yield output
+            else:
+                for output in outputs:
+                    yield output
         except Exception as exc:  # a broken page costs that page, never the crawl
             self.logger.warning("%s: could not process %s: %s", site.domain, response.url, exc)
             site.errors.append(f"{response.url}: {type(exc).__name__}: {exc}")
-        yield from self._settle(site)
+        for output in self._settle(site):
+            yield output
 
     def _on_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
@@ -145,9 +160,7 @@ class PanelSpider(scrapy.Spider):
     # -- crawling ------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        from panelmap.spiders.store import CrawlStore
-
-        store = CrawlStore.of(self.crawler)
+        store = self.store
         for url in self.seed_urls:
             domain = normalise_domain(url)
             if domain in self.sites:
@@ -183,35 +196,39 @@ class PanelSpider(scrapy.Spider):
                                            screenshot=True, meta={"raw_capture": site.home_capture}))
         yield from self._api_requests(site, response.url)
 
-    def parse_services(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+    async def parse_services(self, response: Response, site: SiteProgress) -> AsyncIterator[Any]:
         if not isinstance(response, TextResponse):
             site.errors.append(f"{response.url}: services page is not text")
             return
-        extraction = extract_page(response.url, response.body, _header_map(response))
-        if extraction.entries:
-            yield from self._catalogue(site, "html", response, extraction.entries)
-        elif "signin" in response.url or "login" in response.url:
+        found = await self._read_catalogue(site, "html", response, response.body, _header_map(response))
+        if not found.service_ids and ("signin" in response.url or "login" in response.url):
             site.notes["services_need_sign_in"] = True
-        if self.render_mode == "always" or (self.render_mode == "auto" and not extraction.entries
+        if self.render_mode == "always" or (self.render_mode == "auto" and not found.service_ids
                                              and response.meta.get("services_root")):
-            yield from _some(self._request(site, response.url, self.parse_rendered_services, render=True,
-                                           screenshot=True, meta={"raw_capture": _raw_capture(response)}))
-        for url in [*extraction.next_pages, *extraction.category_pages]:
-            if same_site(site.base_url, url):
-                yield from _some(self._request(site, url, self.parse_services))
+            for request in _some(self._request(site, response.url, self.parse_rendered_services, render=True,
+                                               screenshot=True, meta={"raw_capture": _raw_capture(response)})):
+                yield request
+        for request in self._catalogue_pages(site, found, self.parse_services):
+            yield request
 
-    def parse_rendered_services(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+    async def parse_rendered_services(self, response: Response, site: SiteProgress) -> AsyncIterator[Any]:
         site.rendered.add(response.url)
-        extraction = extract_page(response.url, response.text)
-        if extraction.entries:
-            yield from self._catalogue(site, "html", response, extraction.entries)
+        found = await self._read_catalogue(site, "html", response, response.text.encode(),
+                                           {"content-type": "text/html; charset=utf-8"})
         # A site we had to render gets its home page rendered too, for the screenshot.
         if self.render_mode == "auto":
-            yield from _some(self._request(site, site.base_url, self.parse_rendered_home, render=True,
-                                           screenshot=True, meta={"raw_capture": site.home_capture}))
-        for url in [*extraction.next_pages, *extraction.category_pages]:
+            for request in _some(self._request(site, site.base_url, self.parse_rendered_home, render=True,
+                                               screenshot=True, meta={"raw_capture": site.home_capture})):
+                yield request
+        for request in self._catalogue_pages(site, found, self.parse_rendered_services, render=True):
+            yield request
+
+    def _catalogue_pages(self, site: SiteProgress, found: CatalogueRead, handler: Callable[..., Any],
+                         **kwargs: Any) -> Iterator[scrapy.Request]:
+        """Requests for the pages that continue a catalogue: pagination, then categories."""
+        for url in [*found.next_pages, *found.category_pages]:
             if same_site(site.base_url, url):
-                yield from _some(self._request(site, url, self.parse_rendered_services, render=True))
+                yield from _some(self._request(site, url, handler, **kwargs))
 
     def parse_rendered_home(self, response: Response, site: SiteProgress) -> Iterator[Any]:
         site.rendered.add(response.url)
@@ -240,7 +257,7 @@ class PanelSpider(scrapy.Spider):
             meta={"api_action": action},
         )
 
-    def parse_api(self, response: Response, site: SiteProgress) -> Iterator[Any]:
+    async def parse_api(self, response: Response, site: SiteProgress) -> AsyncIterator[Any]:
         if response.meta["api_action"] == "balance":
             try:
                 answer = json.loads(response.text)
@@ -253,31 +270,33 @@ class PanelSpider(scrapy.Spider):
                 site.notes["api_key_check"] = "ok"
                 site.notes["api_currency"] = answer.get("currency")
             # Ask for the catalogue even when the key check failed: the error text is itself evidence.
-            yield from _some(self._api_request(site, "services"))
+            for request in _some(self._api_request(site, "services")):
+                yield request
             return
-        try:
-            entries = parse_services(response.body, currency=site.notes.get("api_currency"))
-        except (PanelApiError, ApiFormatError) as exc:
-            site.notes["api"] = f"error: {exc}"
-            return
-        site.notes["api"] = f"{len(entries)} services"
-        yield from self._catalogue(site, "api", response, entries)
+        found = await self._read_catalogue(site, "api", response, response.body, {},
+                                           currency=site.notes.get("api_currency"))
+        site.notes["api"] = f"error: {found.error}" if found.error else f"{len(found.service_ids)} services"
 
     # -- results -------------------------------------------------------------
 
-    def _catalogue(self, site: SiteProgress, source: str, response: Response,
-                   entries: list[CatalogueEntry]) -> Iterator[CatalogueItem]:
-        target = site.api_entries if source == "api" else site.html_entries
-        target.update((entry.service_id, entry) for entry in entries)
-        yield CatalogueItem(site.domain, source, response.url, response.meta.get("capture"), entries)
+    async def _read_catalogue(self, site: SiteProgress, source: str, response: Response, body: bytes,
+                              headers: dict[str, str], *, currency: str | None = None) -> CatalogueRead:
+        """Have the storage process read (and store) one catalogue page; its answer says
+        which services the page lists and where the catalogue goes on."""
+        page = CataloguePage(site.domain, source, response.url, response.meta.get("capture"), body, headers,
+                             currency=currency)
+        found = await asyncio.wrap_future(self.store.read_catalogue(page))
+        if found.error and source == "html":
+            site.errors.append(f"{response.url}: {found.error}")
+        (site.api_services if source == "api" else site.html_services).update(found.service_ids)
+        self.crawler.signals.send_catch_log(catalogue_read, site=site.domain, services=len(found.service_ids))
+        return found
 
     def _finish(self, site: SiteProgress) -> Iterator[SiteFinishedItem]:
-        services = len(site.html_entries.keys() | site.api_entries.keys())
-        details: dict[str, Any] = {**site.notes, "errors": site.errors[:MAX_DISAGREEMENTS_KEPT]}
+        services = len(site.html_services | site.api_services)
+        details: dict[str, Any] = {**site.notes, "errors": site.errors[:MAX_ERRORS_KEPT]}
         if site.rendered:
             details["rendered"] = sorted(site.rendered)
-        if site.html_entries and site.api_entries:
-            details["reconciliation"] = reconcile(site.html_entries, site.api_entries)
         if site.home_failed:
             status, reason = "failed", f"home page: {site.home_failed}"
         elif not services:
@@ -291,24 +310,6 @@ class PanelSpider(scrapy.Spider):
         else:
             status, reason = "complete", None
         yield SiteFinishedItem(site.domain, status, reason, site.pages, services, details)
-
-
-def reconcile(html: dict[str, CatalogueEntry], api: dict[str, CatalogueEntry]) -> dict[str, Any]:
-    """Where the page a visitor sees and the API disagree. The API is authoritative for ids
-    and rates; the HTML for what is shown. Both are stored; this says where they differ."""
-    differences = []
-    for service_id in sorted(html.keys() & api.keys()):
-        shown, served = html[service_id], api[service_id]
-        for name in ("rate", "min_quantity", "max_quantity"):
-            if getattr(shown, name) != getattr(served, name) and shown.currency == served.currency:
-                differences.append({"service_id": service_id, "field": name,
-                                    "html": str(getattr(shown, name)), "api": str(getattr(served, name))})
-    return {
-        "only_in_html": len(html.keys() - api.keys()),
-        "only_in_api": len(api.keys() - html.keys()),
-        "disagreements": len(differences),
-        "examples": differences[:MAX_DISAGREEMENTS_KEPT],
-    }
 
 
 def _some(request: scrapy.Request | None) -> Iterator[scrapy.Request]:

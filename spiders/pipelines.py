@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 
-from panelmap.spiders.crawl_items import CatalogueItem, SiteFinishedItem, SiteSoftwareItem
+from panelmap.spiders.crawl_items import SiteFinishedItem, SiteSoftwareItem
 from panelmap.spiders.store import CrawlStore
 
 
@@ -17,6 +17,6 @@ class StoragePipeline:
         return cls(CrawlStore.of(crawler))
 
     def process_item(self, item: object) -> object:
-        if isinstance(item, (SiteSoftwareItem, CatalogueItem, SiteFinishedItem)):
+        if isinstance(item, (SiteSoftwareItem, SiteFinishedItem)):
             self.store.send(item)
         return item

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+from concurrent.futures import Future
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import select
 
 from panelmap import __version__
+from panelmap.spiders.crawl_items import CataloguePage, CatalogueRead
 from panelmap.spiders.rates import RateTable
 from panelmap.spiders.secrets import Secrets
 from panelmap.spiders.writer import Message, StorageError, StorageProcess, WriterConfig
@@ -94,6 +96,19 @@ class CrawlStore:
         try:
             self.writer.send(message)
         except StorageError as exc:
+            self._storage_stopped(exc)
+
+    def read_catalogue(self, page: CataloguePage) -> Future[CatalogueRead]:
+        """Have the storage process read and store a catalogue page; the future holds its
+        answer, or StorageError when storage has stopped."""
+        try:
+            return self.writer.ask(page)
+        except StorageError as exc:
+            self._storage_stopped(exc)
+            raise
+
+    def _storage_stopped(self, exc: StorageError) -> None:
+        if self.storage_failure is None:
             self.storage_failure = str(exc)
             log.error("%s: stopping the crawl", exc)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_failed"))

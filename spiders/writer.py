@@ -1,10 +1,23 @@
-"""The crawl's storage process: WARC records and database rows, written beside the crawl.
+"""The crawl's storage process: catalogues read, WARC records and database rows written, beside the crawl.
 
-Scrapy fetches, parses and runs callbacks on one thread. Writing what it finds
-(redacting, compressing and hashing WARC records; upserting captures and
-catalogues) took more of that thread than the crawl itself, so a crawl hands
-all of it to a process of its own, in order, through a pipe: the crawl never
-waits for the disk or the database, and the writing runs on another core.
+Scrapy fetches, parses and runs callbacks on one thread. Reading catalogues out
+of pages and writing what the crawl finds (redacting, compressing and hashing
+WARC records; upserting captures and catalogues) took more of that thread than
+the crawl itself, so a crawl hands all of it to a process of its own, in order,
+through a pipe: the crawl never waits for the disk or the database, and the
+work runs on another core.
+
+A catalogue page is the one message the crawl waits on: it needs to know which
+pages continue the catalogue. Pages come by a pipe of their own; a thread reads
+each as it arrives and answers at once (`StorageProcess.ask`), so an answer
+never waits behind the records or the database. The entries are stored when
+the answer's `StoreCatalogue` comes through in the records' order, after the
+page's own capture. The writer keeps each site's HTML and API catalogues until
+the site ends, to record where the two disagree.
+
+Messages cross the pipes in lists, as many as are waiting: a thread beside a
+busy one gets Python's GIL only now and then, so it must not need it once per
+message.
 
 The writer takes whatever has arrived (up to BATCH_SIZE messages) and commits
 it as one transaction. If that fails, it replays the batch one message per
@@ -23,6 +36,7 @@ then tells the writer to finish.
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import multiprocessing
 import queue
@@ -30,6 +44,7 @@ import resource
 import signal
 import sys
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -39,14 +54,20 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from panelmap.spiders.crawl_items import (
-    CatalogueItem,
+    CataloguePage,
+    CatalogueRead,
     PageRendered,
     ResponseCaptured,
     SiteFinishedItem,
     SiteSoftwareItem,
     SiteStarted,
+    StoreCatalogue,
 )
+from panelmap.spiders.extract_api import ApiFormatError, PanelApiError
+from panelmap.spiders.extractors import read_catalogue
+from panelmap.spiders.items import CatalogueEntry
 from panelmap.spiders.rates import RateTable
+from panelmap.spiders.reconcile import reconcile
 from panelmap.storage import (
     Database,
     WarcFileWriter,
@@ -61,10 +82,11 @@ from panelmap.storage.warc import SecretRedactor, WrittenRecord
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200  # messages per transaction at most
+BATCH_SIZE = 200  # messages per transaction, about
+SEND_BATCH = 100  # messages per write to a pipe at most
 BACKLOG_BYTES = 64 << 20  # bodies waiting for the writer; beyond this the crawl waits for it
 
-Message = SiteStarted | ResponseCaptured | PageRendered | SiteSoftwareItem | CatalogueItem | SiteFinishedItem
+Message = SiteStarted | ResponseCaptured | PageRendered | SiteSoftwareItem | StoreCatalogue | SiteFinishedItem
 
 
 class StorageError(RuntimeError):
@@ -86,29 +108,42 @@ class WriterConfig:
 
 
 class StorageProcess:
-    """Starts the writer and sends it messages; `close` waits until all are stored.
+    """Starts the writer and sends it records; `ask` has it read a catalogue page and
+    answer; `close` waits until all is stored.
 
-    Messages wait in memory until the writer takes them, at most `backlog_bytes`
+    Records wait in memory until the writer takes them, at most `backlog_bytes`
     of bodies: past that, `send` waits, so a slow disk slows the crawl rather
-    than filling the memory.
+    than filling the memory. Catalogue pages go by a pipe of their own, so their
+    answers never wait behind that backlog.
     """
 
     def __init__(self, config: WriterConfig, *, backlog_bytes: int = BACKLOG_BYTES):
         context = multiprocessing.get_context("spawn")  # fork would copy the crawl's reactor and threads
-        receiver, self._pipe = context.Pipe(duplex=False)
-        self._reports, report_sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=serve, args=(config, receiver, report_sender),
+        records_end, records = context.Pipe(duplex=False)
+        pages_end, pages = context.Pipe(duplex=False)
+        self._answers, answers_end = context.Pipe(duplex=False)
+        self._reports, reports_end = context.Pipe(duplex=False)
+        self._process = context.Process(target=serve, args=(config, records_end, pages_end, answers_end, reports_end),
                                         name="panelmap-storage")
         self._process.start()
-        # Only the writer may hold the reading end: when the crawl dies, the writer then sees the pipe close.
-        receiver.close()
-        report_sender.close()
-        self._outbox: queue.SimpleQueue[tuple[Message | None, int]] = queue.SimpleQueue()
+        # Only the writer may hold these ends: when either side dies, the other then sees its pipes close.
+        for end in (records_end, pages_end, answers_end, reports_end):
+            end.close()
         self._backlog_limit = backlog_bytes
         self._backlog = 0
         self._room = threading.Condition()
-        self._feeder = threading.Thread(target=self._feed, name="panelmap-storage-feeder", daemon=True)
-        self._feeder.start()
+        self._records: queue.SimpleQueue[tuple[Message | None, int]] = queue.SimpleQueue()
+        self._pages: queue.SimpleQueue[tuple[CataloguePage | None, int]] = queue.SimpleQueue()
+        self._feeders = [threading.Thread(target=self._feed, args=(outbox, pipe), name=name, daemon=True)
+                         for outbox, pipe, name in ((self._records, records, "panelmap-storage-records"),
+                                                    (self._pages, pages, "panelmap-storage-pages"))]
+        self._questions = itertools.count(1)
+        self._waiting: dict[int, Future[CatalogueRead]] = {}
+        self._waiting_lock = threading.Lock()
+        self._answer_reader = threading.Thread(target=self._read_answers, name="panelmap-storage-answers",
+                                               daemon=True)
+        for thread in (*self._feeders, self._answer_reader):
+            thread.start()
         self._closed = False
         self.report: dict[str, Any] = {}
         # Before multiprocessing's own exit hook, which would wait for the writer forever.
@@ -118,31 +153,73 @@ class StorageProcess:
     def pid(self) -> int | None:
         return self._process.pid
 
-    def _feed(self) -> None:
-        # Pickling and writing happen here, so a busy writer never stalls the crawl's thread.
+    def _feed(self, outbox: queue.SimpleQueue[tuple[Any, int]], pipe: Any) -> None:
+        """Pickle and write what `outbox` holds, everything waiting as one list: this thread
+        gets the GIL only when the busy crawl thread lets it go, so it must not need it once
+        per message. None ends the list and the feeding."""
         while True:
-            message, size = self._outbox.get()
+            batch = [outbox.get()]
+            while batch[-1][0] is not None and len(batch) < SEND_BATCH:
+                try:
+                    batch.append(outbox.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._pipe.send(message)
-            except OSError:  # the writer is gone; send() says so to the crawl
+                pipe.send([message for message, _ in batch])
+            except OSError:  # the writer is gone; send() and ask() say so to the crawl
                 return
             finally:
                 with self._room:
-                    self._backlog -= size
+                    self._backlog -= sum(size for _, size in batch)
                     self._room.notify_all()
-            if message is None:
+            if batch[-1][0] is None:
+                pipe.close()
                 return
+
+    def _check_alive(self) -> None:
+        # The feeders stop when the writer can no longer be reached.
+        if not all(feeder.is_alive() for feeder in self._feeders):
+            raise StorageError(f"the storage process stopped (exit code {self._process.exitcode})")
 
     def send(self, message: Message) -> None:
         size = _body_size(message)
         with self._room:
-            while self._backlog > self._backlog_limit and self._feeder.is_alive():
+            while self._backlog > self._backlog_limit and self._feeders[0].is_alive():
                 self._room.wait(0.5)
-            # The feeder stops when the writer can no longer be reached.
-            if not self._feeder.is_alive():
-                raise StorageError(f"the storage process stopped (exit code {self._process.exitcode})")
+            self._check_alive()
             self._backlog += size
-        self._outbox.put((message, size))
+        self._records.put((message, size))
+
+    def ask(self, page: CataloguePage) -> Future[CatalogueRead]:
+        """Send a catalogue page to be read; the future holds the writer's answer. The
+        entries are stored in the records' order, after whatever was sent before the answer."""
+        self._check_alive()
+        answer: Future[CatalogueRead] = Future()
+        page.request_id = next(self._questions)
+        with self._waiting_lock:
+            self._waiting[page.request_id] = answer
+        self._pages.put((page, 0))
+        return answer
+
+    def _read_answers(self) -> None:
+        while True:
+            try:
+                answers: list[CatalogueRead] = self._answers.recv()
+            except (EOFError, OSError):  # the writer has stopped: what still waits gets no answer
+                break
+            for answer in answers:
+                with self._waiting_lock:
+                    waiting = self._waiting.pop(answer.request_id)
+                try:
+                    if answer.service_ids:  # before the crawl hears the answer, so before what it does next
+                        self.send(StoreCatalogue(answer.request_id))
+                    waiting.set_result(answer)
+                except StorageError as exc:
+                    waiting.set_exception(exc)
+        with self._waiting_lock:
+            unanswered, self._waiting = self._waiting, {}
+        for waiting in unanswered.values():
+            waiting.set_exception(StorageError("the storage process stopped before reading the page"))
 
     def close(self) -> dict[str, Any]:
         """Let the writer store everything sent so far, then stop it. Returns its report."""
@@ -150,10 +227,13 @@ class StorageProcess:
             return self.report
         self._closed = True
         atexit.unregister(self.close)
-        self._outbox.put((None, 0))
-        self._feeder.join()
-        self._pipe.close()
+        self._pages.put((None, 0))
+        self._feeders[1].join()
+        self._answer_reader.join()  # every answer's StoreCatalogue is then among the records
+        self._records.put((None, 0))
+        self._feeders[0].join()
         self._process.join()
+        self._answers.close()
         try:
             self.report = self._reports.recv() if self._reports.poll(5) else {}
         except EOFError:
@@ -176,8 +256,9 @@ def _body_size(message: Message) -> int:
 # -- the writer's side -----------------------------------------------------------
 
 
-def serve(config: WriterConfig, receiver: Any, report_sender: Any) -> None:
-    """The storage process's main function: apply messages until the crawl says stop or dies."""
+def serve(config: WriterConfig, records: Any, pages: Any, answers: Any, report_sender: Any) -> None:
+    """The storage process's main function: apply records until the crawl says stop or dies,
+    while a thread reads the catalogue pages and answers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(format="%(asctime)s [%(name)s] %(levelname)s: %(message)s", level=logging.WARNING)
@@ -185,9 +266,12 @@ def serve(config: WriterConfig, receiver: Any, report_sender: Any) -> None:
     warc = WarcFileWriter(config.warc_directory, config.warc_prefix,
                           redactor=SecretRedactor(config.secret_values), software=config.software)
     writer = CrawlWriter(database, config.run_id, warc, RateTable.from_setting(config.usd_rates))
+    reader = threading.Thread(target=_read_pages, args=(pages, answers, writer), name="panelmap-storage-reader",
+                              daemon=True)
+    reader.start()
     failure = None
     try:
-        for batch in _batches(receiver):
+        for batch in _batches(records):
             writer.apply(batch)
     except Exception as exc:  # the disk or the database failed: say so in one line, and the crawl stops
         failure = _first_line(exc)
@@ -198,24 +282,41 @@ def serve(config: WriterConfig, receiver: Any, report_sender: Any) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         report = {**writer.counts, "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
                   "max_rss_mib": usage.ru_maxrss // 1024}
-        try:
-            report_sender.send(report)
-        except OSError:
-            pass  # the crawl is gone: nobody to tell
+        _send_quietly(report_sender, report)
     if failure:
         sys.exit(1)
 
 
-def _batches(receiver: Any) -> Any:
-    """Lists of messages as they arrive: whatever is waiting, up to BATCH_SIZE, at least one."""
+def _read_pages(pages: Any, answers: Any, writer: CrawlWriter) -> None:
+    """Read catalogue pages as they come and answer each batch at once."""
     while True:
         try:
-            batch = [receiver.recv()]
+            batch: list[CataloguePage | None] = pages.recv()
+        except (EOFError, OSError):  # the crawl has gone
+            return
+        _send_quietly(answers, [writer.read(page) for page in batch if page is not None])
+        if batch[-1] is None:
+            answers.close()
+            return
+
+
+def _send_quietly(connection: Any, message: Any) -> None:
+    try:
+        connection.send(message)
+    except OSError:
+        pass  # the crawl is gone: nobody to tell
+
+
+def _batches(records: Any) -> Any:
+    """Lists of records as they arrive: whatever is waiting, up to about BATCH_SIZE, at least one."""
+    while True:
+        try:
+            batch = records.recv()
         except EOFError:  # the crawl died without saying stop
             return
-        while batch[-1] is not None and len(batch) < BATCH_SIZE and receiver.poll():
+        while batch[-1] is not None and len(batch) < BATCH_SIZE and records.poll():
             try:
-                batch.append(receiver.recv())
+                batch += records.recv()
             except EOFError:
                 break
         stop = batch[-1] is None
@@ -228,10 +329,11 @@ def _batches(receiver: Any) -> Any:
 
 @dataclass
 class _Pending:
-    """A message with its WARC records written (once) and its Capture rows to store."""
+    """A message with its WARC records written (once), its Capture rows, and for StoreCatalogue the page read."""
 
     message: Message
     captures: list[dict[str, Any]] = field(default_factory=list)
+    page: CataloguePage | None = None
 
 
 class CrawlWriter:
@@ -242,6 +344,10 @@ class CrawlWriter:
         self.run_id = run_id
         self.warc = warc
         self.rates = rates
+        # Pages read and answered whose StoreCatalogue has not come yet (the reading thread adds them).
+        self._read_pages: dict[int, CataloguePage] = {}
+        # Each open site's catalogues by source (html / api), kept until the site ends for `reconcile`.
+        self._catalogues: dict[str, dict[str, dict[str, CatalogueEntry]]] = {}
         self.counts = {"messages": 0, "captures": 0, "catalogue_entries": 0, "failed_messages": 0}
         # Ids known to be committed, and those of the transaction in progress (dropped if it fails).
         self._site_ids: dict[str, int] = {}
@@ -253,7 +359,7 @@ class CrawlWriter:
     def apply(self, messages: list[Message]) -> None:
         """Store `messages`. A message that cannot be stored is logged, counted and skipped;
         a failing disk or database (OSError, OperationalError) raises: nothing more could be stored."""
-        pending = [one for one in map(self._write_records, messages) if one is not None]
+        pending = [one for one in map(self._pending, messages) if self._write_records(one)]
         try:
             self._transaction(pending)
         except OperationalError:
@@ -283,22 +389,52 @@ class CrawlWriter:
         self._site_ids.update(self._new_site_ids)
         self._capture_ids.update(self._new_capture_ids)
         self.counts["captures"] += len(self._new_capture_ids)
-        self.counts["catalogue_entries"] += sum(len(one.message.entries) for one in pending
-                                     if isinstance(one.message, CatalogueItem))
+        self.counts["catalogue_entries"] += sum(len(one.page.entries or ()) for one in pending if one.page)
+
+    # -- catalogues ------------------------------------------------------------
+
+    def read(self, page: CataloguePage) -> CatalogueRead:
+        """Extract a catalogue page's entries, keep them for its StoreCatalogue, and say what
+        the page holds, whatever happens. Needs no database: the reading thread calls it."""
+        try:
+            extraction = read_catalogue(page.source, page.url, page.body, page.headers, currency=page.currency)
+        except (PanelApiError, ApiFormatError) as exc:  # the answer is itself evidence, stored as the capture
+            return CatalogueRead(page.request_id, error=str(exc))
+        except Exception as exc:  # a page that breaks the extractor costs that page
+            log.warning("%s: could not read %s: %s", page.domain, page.url, _first_line(exc))
+            return CatalogueRead(page.request_id, error=_first_line(exc))
+        # A panel may list one id twice (in two categories): the last listing wins, as on the page.
+        page.entries = list({entry.service_id: entry for entry in extraction.entries}.values())
+        page.body = b""  # its capture keeps it
+        self._read_pages[page.request_id] = page
+        return CatalogueRead(page.request_id, [entry.service_id for entry in page.entries],
+                             extraction.next_pages, extraction.category_pages)
+
+    def _pending(self, message: Message) -> _Pending:
+        if not isinstance(message, StoreCatalogue):
+            return _Pending(message)
+        page = self._read_pages.pop(message.request_id, None)
+        if page is None:
+            return _Pending(message)  # _store says so
+        self._catalogues.setdefault(page.domain, {}).setdefault(page.source, {}).update(
+            (entry.service_id, entry) for entry in page.entries or ())
+        return _Pending(message, page=page)
 
     # -- WARC ------------------------------------------------------------------
 
-    def _write_records(self, message: Message) -> _Pending | None:
+    def _write_records(self, pending: _Pending) -> bool:
+        """Write a message's WARC records; False (logged and counted) if they could not be built."""
         try:
-            return self._write_message_records(message)
+            self._write_message_records(pending)
         except OSError:
             raise
         except Exception as exc:  # a record warcio cannot build costs that message only
-            self._failed(message, exc)
-            return None
+            self._failed(pending.message, exc)
+            return False
+        return True
 
-    def _write_message_records(self, message: Message) -> _Pending:
-        pending = _Pending(message)
+    def _write_message_records(self, pending: _Pending) -> None:
+        message = pending.message
         if isinstance(message, ResponseCaptured):
             written = self.warc.write_response(
                 message.final_url, message.status, _reason(message.status), message.headers, message.body,
@@ -326,7 +462,6 @@ class CrawlWriter:
                     "screenshot", message.url, shot, message.domain, parent=dom.record_id,
                     content_type="image/png", fetched_at=message.fetched_at,
                 ))
-        return pending
 
     @staticmethod
     def _capture_row(kind: str, url: str, written: WrittenRecord, domain: str | None, *,
@@ -352,14 +487,19 @@ class CrawlWriter:
                 session, message.domain, software=detection.software, software_evidence=detection.evidence,
                 tenant_code=detection.tenant_code,
             )
-        elif isinstance(message, CatalogueItem):
-            self._store_catalogue(session, message)
+        elif isinstance(message, StoreCatalogue):
+            if pending.page is None:
+                raise LookupError(f"catalogue page {message.request_id} was never read")
+            self._store_catalogue(session, pending.page)
         elif isinstance(message, SiteFinishedItem):
             site_crawl = session.scalars(
                 select(SiteCrawl).filter_by(run_id=self.run_id, site_id=self._site_id(session, message.domain))
             ).one()
             site_crawl.status, site_crawl.reason = message.status, message.reason
             site_crawl.pages, site_crawl.services = message.pages, message.services
+            catalogues = self._catalogues.pop(message.domain, {})
+            if "html" in catalogues and "api" in catalogues:
+                message.details["reconciliation"] = reconcile(catalogues["html"], catalogues["api"])
             site_crawl.details = message.details
             site_crawl.finished_at = utcnow()
 
@@ -388,13 +528,12 @@ class CrawlWriter:
                            "parent_id": self._capture_id(session, parent)})
         self._new_capture_ids.update(record_captures(session, self.run_id, values))
 
-    def _store_catalogue(self, session: Session, item: CatalogueItem) -> None:
-        site_id = self._site_id(session, item.domain)
-        capture_id = self._capture_id(session, item.capture)
-        # A panel may list one id twice (in two categories): the last listing wins, as on the page.
-        entries = list({entry.service_id: entry for entry in item.entries}.values())
+    def _store_catalogue(self, session: Session, page: CataloguePage) -> None:
+        entries = page.entries or []
+        site_id = self._site_id(session, page.domain)
+        capture_id = self._capture_id(session, page.capture)
         service_ids = upsert_services(session, site_id, [entry.service_id for entry in entries])
-        record_prices(session, self.run_id, item.source, [
+        record_prices(session, self.run_id, page.source, [
             {"service_id": service_ids[entry.service_id], "capture_id": capture_id,
              **entry.price_fields(self.rates.to_usd(entry.rate, entry.currency))}
             for entry in entries

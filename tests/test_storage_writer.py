@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import signal
 import threading
@@ -16,13 +17,14 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from panelmap.spiders.crawl_items import (
-    CatalogueItem,
+    CataloguePage,
+    CatalogueRead,
     PageRendered,
     ResponseCaptured,
     SiteFinishedItem,
     SiteStarted,
+    StoreCatalogue,
 )
-from panelmap.spiders.items import CatalogueEntry
 from panelmap.spiders.rates import RateTable
 from panelmap.spiders.writer import CrawlWriter, StorageError, StorageProcess, WriterConfig
 from panelmap.storage import Database, WarcFileWriter
@@ -50,11 +52,21 @@ def home_page(domain: str) -> ResponseCaptured:
     )
 
 
-def catalogue(domain: str, capture: str | None, *service_ids: str) -> CatalogueItem:
-    entries = [CatalogueEntry(service_id=service_id, name=f"Spotify Plays {service_id}", rate=Decimal("0.90"),
-                              rate_text="0.90", currency="EUR", min_quantity=100, max_quantity=10000)
-               for service_id in service_ids]
-    return CatalogueItem(domain, "api", f"https://{domain}/api/v2", capture, entries)
+def catalogue(domain: str, capture: str | None, *service_ids: str, rate: str = "0.90") -> CataloguePage:
+    """An API v2 `services` answer listing `service_ids`, in an account whose currency is EUR."""
+    body = json.dumps([{"service": service_id, "name": f"Spotify Plays {service_id}", "category": "Spotify",
+                        "rate": rate, "min": "100", "max": "10000"} for service_id in service_ids])
+    return CataloguePage(domain, "api", f"https://{domain}/api/v2", capture, body.encode(), {}, currency="EUR")
+
+
+def services_page(domain: str, capture: str | None, *service_ids: str, rate: str = "0.90") -> CataloguePage:
+    """A services page listing `service_ids` in a plain table, in EUR, with a link to its next page."""
+    rows = "".join(f"<tr><td>{service_id}</td><td>Spotify Plays {service_id}</td><td>€{rate}</td><td>100</td>"
+                   f"<td>10000</td></tr>" for service_id in service_ids)
+    body = (f'<table><tr><th>ID</th><th>Service</th><th>Rate per 1000</th><th>Min order</th><th>Max order</th></tr>'
+            f'{rows}</table><a rel="next" href="/services?page=2">Next</a>')
+    return CataloguePage(domain, "html", f"https://{domain}/services", capture, body.encode(),
+                         {"content-type": "text/html; charset=utf-8"})
 
 
 def test_the_storage_process_stores_in_order_with_capture_ids_and_no_secrets(database_url, tmp_path) -> None:
@@ -70,8 +82,11 @@ def test_the_storage_process_stores_in_order_with_capture_ids_and_no_secrets(dat
                             final_url="https://a.example/services", status=200, dom=b"<html>rendered</html>",
                             raw_record_id=response.record_id, fetched_at=AT,
                             screenshots=[(new_record_id(), b"\x89PNG fake")])
-    for message in (SiteStarted("a.example"), response, catalogue("a.example", response.record_id, "1", "2"),
-                    rendered, SiteFinishedItem("a.example", "complete", None, pages=2, services=2)):
+    writer.send(SiteStarted("a.example"))
+    writer.send(response)
+    answer = writer.ask(catalogue("a.example", response.record_id, "1", "2")).result(timeout=60)
+    assert (answer.service_ids, answer.error) == (["1", "2"], None)
+    for message in (rendered, SiteFinishedItem("a.example", "complete", None, pages=2, services=2)):
         writer.send(message)
     report = writer.close()
     assert (report["messages"], report["captures"], report["catalogue_entries"], report["failed_messages"]) == (
@@ -98,17 +113,24 @@ def test_the_storage_process_stores_in_order_with_capture_ids_and_no_secrets(dat
     database.dispose()
 
 
+def read(writer: CrawlWriter, page: CataloguePage, request_id: int) -> CatalogueRead:
+    page.request_id = request_id
+    return writer.read(page)
+
+
 def test_a_message_that_cannot_be_stored_costs_only_itself(database: Database, tmp_path: Path) -> None:
     run_id = new_run(database)
     with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
         writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
         response = home_page("a.example")
+        read(writer, catalogue("a.example", response.record_id, "7"), 1)
         writer.apply([
             SiteStarted("a.example"), response,
             SiteFinishedItem("never-started.example", "complete", None, pages=1, services=0),  # no run record to end
-            catalogue("a.example", response.record_id, "7"),
+            StoreCatalogue(2),  # never read
+            StoreCatalogue(1),
         ])
-    assert (writer.counts["messages"], writer.counts["failed_messages"], writer.counts["captures"]) == (4, 1, 1)
+    assert (writer.counts["messages"], writer.counts["failed_messages"], writer.counts["captures"]) == (5, 2, 1)
     with database.session() as session:
         [price] = session.scalars(select(PriceObservation)).all()
         assert price.capture_id == session.scalar(select(Capture.id))
@@ -123,7 +145,11 @@ def test_the_crawl_learns_that_the_storage_process_died(tmp_path: Path) -> None:
         database_url=database_url, run_id=new_run(database), warc_directory=str(tmp_path / "warc"),
         warc_prefix="test", software="panelmap-test", secret_values=[],
     ))
+    os.kill(writer.pid, signal.SIGSTOP)
+    unanswered = writer.ask(catalogue("a.example", None, "1"))
     os.kill(writer.pid, signal.SIGKILL)
+    with pytest.raises(StorageError, match="stopped before reading"):
+        unanswered.result(timeout=30)
     with pytest.raises(StorageError, match="stopped"):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -172,10 +198,53 @@ def test_a_failing_database_stops_the_writer_in_one_line(tmp_path: Path, capfd: 
         software="panelmap-test", secret_values=[],
     ))
     response = home_page("a.example")
-    for message in (SiteStarted("a.example"), response, catalogue("a.example", response.record_id, "1")):
-        writer.send(message)
+    writer.send(SiteStarted("a.example"))
+    writer.send(response)
+    writer.ask(catalogue("a.example", response.record_id, "1")).result(timeout=60)
     with pytest.raises(StorageError, match="failed"):
         writer.close()
     errors = capfd.readouterr().err
     assert "storage stopped: OperationalError" in errors and "Traceback" not in errors
     database.dispose()
+
+
+def test_catalogue_pages_are_read_then_stored_and_each_sites_two_catalogues_reconciled(
+        database: Database, tmp_path: Path) -> None:
+    run_id = new_run(database)
+    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
+        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+        answers = [read(writer, services_page("a.example", None, "1", "2"), 1),
+                   read(writer, catalogue("a.example", None, "2", "3", rate="0.95"), 2)]
+        assert [(answer.request_id, answer.service_ids) for answer in answers] == [(1, ["1", "2"]), (2, ["2", "3"])]
+        assert answers[0].next_pages == ["https://a.example/services?page=2"]
+        writer.apply([SiteStarted("a.example"), StoreCatalogue(1), StoreCatalogue(2)])
+        writer.apply([SiteFinishedItem("a.example", "complete", None, pages=2, services=3)])
+    with database.session() as session:
+        details = session.scalars(select(SiteCrawl.details)).one()
+        sources = session.execute(select(PriceObservation.source, PriceObservation.rate)).all()
+    assert sorted(sources) == [("api", Decimal("0.95")), ("api", Decimal("0.95")),
+                               ("html", Decimal("0.90")), ("html", Decimal("0.90"))]
+    assert details["reconciliation"] == {
+        "only_in_html": 1, "only_in_api": 1, "disagreements": 1,
+        "examples": [{"service_id": "2", "field": "rate", "html": "0.90", "api": "0.95"}],
+    }
+
+
+def test_a_page_that_cannot_be_read_is_answered_with_why(database: Database, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
+        writer = CrawlWriter(database, new_run(database), warc, RateTable.from_setting())
+        refused = catalogue("a.example", None)
+        refused.body = b'{"error": "Invalid API key"}'
+        answers = [read(writer, refused, 1)]
+
+        def broken_extractor(*args: object, **kwargs: object) -> None:
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr("panelmap.spiders.writer.read_catalogue", broken_extractor)
+        answers.append(read(writer, services_page("a.example", None, "1"), 2))
+        answers.append(read(writer, catalogue("a.example", None, "1"), 3))
+    assert [answer.error for answer in answers] == [
+        "Invalid API key", "RecursionError: maximum recursion depth exceeded",
+        "RecursionError: maximum recursion depth exceeded"]
+    assert all(answer.service_ids == [] for answer in answers)
