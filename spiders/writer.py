@@ -411,6 +411,12 @@ class CrawlWriter:
                              extraction.next_pages, extraction.category_pages)
 
     def _pending(self, message: Message) -> _Pending:
+        """A message ready for its transaction, with what the reading thread and earlier
+        messages left for it (done once, outside the transaction, which may be replayed)."""
+        if isinstance(message, SiteFinishedItem):
+            catalogues = self._catalogues.pop(message.domain, {})
+            if "html" in catalogues and "api" in catalogues:
+                message.details["reconciliation"] = reconcile(catalogues["html"], catalogues["api"])
         if not isinstance(message, StoreCatalogue):
             return _Pending(message)
         page = self._read_pages.pop(message.request_id, None)
@@ -497,9 +503,6 @@ class CrawlWriter:
             ).one()
             site_crawl.status, site_crawl.reason = message.status, message.reason
             site_crawl.pages, site_crawl.services = message.pages, message.services
-            catalogues = self._catalogues.pop(message.domain, {})
-            if "html" in catalogues and "api" in catalogues:
-                message.details["reconciliation"] = reconcile(catalogues["html"], catalogues["api"])
             site_crawl.details = message.details
             site_crawl.finished_at = utcnow()
 

@@ -137,14 +137,20 @@ def test_a_message_that_cannot_be_stored_costs_only_itself(database: Database, t
         assert session.scalars(select(SiteCrawl.status)).all() == ["running"]
 
 
-def test_the_crawl_learns_that_the_storage_process_died(tmp_path: Path) -> None:
+def start_writer(tmp_path: Path, **options: int) -> tuple[Database, StorageProcess]:
+    """A fresh SQLite database with a run, and a storage process writing into it."""
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     database = Database.open(database_url)
     database.upgrade()
     writer = StorageProcess(WriterConfig(
         database_url=database_url, run_id=new_run(database), warc_directory=str(tmp_path / "warc"),
         warc_prefix="test", software="panelmap-test", secret_values=[],
-    ))
+    ), **options)
+    return database, writer
+
+
+def test_the_crawl_learns_that_the_storage_process_died(tmp_path: Path) -> None:
+    database, writer = start_writer(tmp_path)
     os.kill(writer.pid, signal.SIGSTOP)
     unanswered = writer.ask(catalogue("a.example", None, "1"))
     os.kill(writer.pid, signal.SIGKILL)
@@ -161,13 +167,7 @@ def test_the_crawl_learns_that_the_storage_process_died(tmp_path: Path) -> None:
 
 
 def test_sends_wait_while_the_backlog_of_bodies_is_full(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    database = Database.open(database_url)
-    database.upgrade()
-    writer = StorageProcess(WriterConfig(
-        database_url=database_url, run_id=new_run(database), warc_directory=str(tmp_path / "warc"),
-        warc_prefix="test", software="panelmap-test", secret_values=[],
-    ), backlog_bytes=1 << 20)
+    database, writer = start_writer(tmp_path, backlog_bytes=1 << 20)
     big = home_page("a.example")
     big.body = b"x" * (2 << 20)  # more than the pipe holds: its sender waits while the writer is stopped
     os.kill(writer.pid, signal.SIGSTOP)
