@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 
 from panelmap.config import ConfigError, load_config
 from panelmap.enrich.queries import site_infrastructure
+from panelmap.gc_tuning import skip_collection_at_exit
 from panelmap.output import emit, format_option
 from panelmap.price_index import PriceQueryError, price_history
 from panelmap.spiders.secrets import SecretsError
@@ -202,6 +203,7 @@ def _price_history(app: AppContext, site: str | None, service_id: str, format: s
 
 
 def main() -> None:
+    skip_collection_at_exit()
     cli.main(prog_name="panelmap")
 
 

@@ -15,6 +15,7 @@ from scrapy.settings import Settings
 
 from panelmap import settings as default_settings
 from panelmap.browser import CHROMIUM_ARGS, find_chromium
+from panelmap.gc_tuning import tune_for_long_run
 from panelmap.spiders.panel import PanelSpider
 
 RENDER_MODES = ("auto", "always", "never")
@@ -110,6 +111,7 @@ def run_crawl(seeds: list[str], options: CrawlOptions,
     process = CrawlerProcess(crawl_settings(options, progress))
     crawler = process.create_crawler(PanelSpider)
     process.crawl(crawler, seeds=seeds)
+    tune_for_long_run()
     process.start()
     store = getattr(crawler, "_panelmap_store", None)
     if store is None:

@@ -53,6 +53,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from panelmap.gc_tuning import skip_collection_at_exit, tune_for_long_run
 from panelmap.spiders.crawl_items import (
     CataloguePage,
     CatalogueRead,
@@ -266,6 +267,8 @@ def serve(config: WriterConfig, records: Any, pages: Any, answers: Any, report_s
     warc = WarcFileWriter(config.warc_directory, config.warc_prefix,
                           redactor=SecretRedactor(config.secret_values), software=config.software)
     writer = CrawlWriter(database, config.run_id, warc, RateTable.from_setting(config.usd_rates))
+    tune_for_long_run()
+    skip_collection_at_exit()
     reader = threading.Thread(target=_read_pages, args=(pages, answers, writer), name="panelmap-storage-reader",
                               daemon=True)
     reader.start()
