@@ -6,14 +6,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///panelmap.db"
 ENV_VAR = "PANELMAP_DATABASE_URL"
@@ -108,7 +109,11 @@ class Database:
         except OperationalError as exc:
             raise DatabaseError(f"cannot connect to {self.url}: {_first_line(exc)}") from None
 
+    # Alembic is imported where it is used: the crawl's storage process opens databases
+    # but never migrates them, and importing it took a fifth of that process's start-up.
     def alembic_config(self) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(files("panelmap.storage") / "migrations"))
         config.attributes["engine"] = self.engine
@@ -116,6 +121,8 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema to `revision` (the newest by default)."""
+        from alembic import command
+
         self.check_connection()
         command.upgrade(self.alembic_config(), revision)
 
