@@ -26,7 +26,7 @@ from .records import (
     upsert_site,
 )
 from .warc import SecretRedactor, WarcFileWriter, WrittenRecord, read_record_payload
-from .upsert import upsert, upsert_many
+from .upsert import upsert, upsert_many, write_many
 
 __all__ = [
     "DEFAULT_URL",
@@ -56,4 +56,5 @@ __all__ = [
     "upsert_service",
     "upsert_services",
     "upsert_site",
+    "write_many",
 ]

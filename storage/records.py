@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .models import Capture, CrawlRun, PriceObservation, Service, Site, utcnow
-from .upsert import upsert, upsert_many
+from .upsert import upsert, upsert_many, write_many
 from .warc import WrittenRecord
 
 # The columns of a price observation that a repeated run may correct.
@@ -64,20 +64,17 @@ def upsert_services(session: Session, site_id: int, service_keys: Sequence[str],
     return {key: ids[(site_id, key)] for key in keys}
 
 
-def record_prices(session: Session, run_id: int, source: str,
-                  observations: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+def record_prices(session: Session, run_id: int, source: str, observations: Sequence[Mapping[str, Any]]) -> None:
     """`record_price` for many services at once; each mapping has `service_id` and price fields,
-    all mappings the same fields. Returns {service id: observation id}."""
+    all mappings the same fields."""
     if not observations:
-        return {}
+        return
     fields = set(observations[0]) - {"service_id"}
     unknown = fields - set(_PRICE_FIELDS)
     if unknown:
         raise TypeError(f"unknown price observation fields: {sorted(unknown)}")
     rows = [{"run_id": run_id, "source": source, **observation} for observation in observations]
-    ids = upsert_many(session, PriceObservation, rows, conflict=["run_id", "service_id", "source"],
-                      update=sorted(fields))
-    return {service_id: observation_id for (_, service_id, _), observation_id in ids.items()}
+    write_many(session, PriceObservation, rows, conflict=["run_id", "service_id", "source"], update=sorted(fields))
 
 
 def record_price(session: Session, run_id: int, service_id: int, source: str, **fields: Any) -> int:

@@ -144,13 +144,11 @@ def test_batch_upserts_are_idempotent_and_keep_order(database: Database) -> None
             site_id = upsert_site(session, "batch.example")
             ids = upsert_services(session, site_id, keys)
             assert list(ids) == ["30", "7", "1200"]
-            observation_ids = record_prices(session, run.id, "html", [
+            record_prices(session, run.id, "html", [
                 {"service_id": ids[key], "name": f"service {key}", "rate": Decimal(rate), "rate_text": rate,
                  "currency": "USD"}
                 for key in ids
             ])
-            assert sorted(observation_ids) == sorted(ids.values())
-            assert len(set(observation_ids.values())) == 3
     assert _count(database, Service) == 3
     assert _count(database, PriceObservation) == 3
     with database.session() as session:
@@ -183,3 +181,51 @@ def test_captures_of_different_kinds_are_stored_together_each_with_its_own_colum
         assert set(stored) == set(ids) == {"<urn:uuid:1>", "<urn:uuid:2>"}
         assert (stored["<urn:uuid:1>"].http_status, stored["<urn:uuid:1>"].content_type) == (None, "image/png")
         assert (stored["<urn:uuid:2>"].http_status, stored["<urn:uuid:2>"].final_url) == (200, "https://a.example/x")
+
+
+def test_rows_written_by_the_driver_read_back_as_the_orm_wrote_them(database: Database) -> None:
+    """write_many converts values itself (for speed): each type must come back as an ORM write's would."""
+    from zoneinfo import ZoneInfo
+
+    from panelmap.storage import record_prices, upsert_services
+
+    seen = datetime(2026, 11, 24, 7, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Kolkata"))
+    fields = {"name": "Spotify Premium Plays [USA]", "category": "Spotify", "description": None,
+              "rate": Decimal("0.000123456789"), "rate_text": "₹0.0001", "currency": "INR", "currency_assumed": True,
+              "rate_usd": Decimal("12345678.9"), "min_quantity": 100, "max_quantity": None, "max_unlimited": True,
+              "refill": False, "cancel": None, "platform": "spotify", "geo": ["US", "GB"], "premium": True,
+              "guarantee_days": -1}
+    with database.session() as session:
+        run = CrawlRun(config={}, stats={})
+        session.add(run)
+        session.flush()
+        ids = upsert_services(session, upsert_site(session, "types.example"), ["1", "2"])
+        record_prices(session, run.id, "api", [{"service_id": ids["1"], "observed_at": seen, **fields}])
+        record_price(session, run.id, ids["2"], "api", observed_at=seen, **fields)  # the ORM's way
+        run_id = run.id
+    with database.session() as session:
+        by_driver, by_orm = (
+            session.scalars(select(PriceObservation).filter_by(run_id=run_id, service_id=ids[key])).one()
+            for key in ("1", "2")
+        )
+        for name in [*fields, "observed_at"]:
+            assert getattr(by_driver, name) == getattr(by_orm, name), name
+        assert by_driver.observed_at == seen and by_driver.observed_at.tzinfo is not None
+        assert by_driver.rate == Decimal("0.000123456789") and by_driver.geo == ["US", "GB"]
+
+
+def test_rows_left_without_a_defaulted_column_get_its_default(database: Database) -> None:
+    from panelmap.storage import record_prices, upsert_services
+
+    with database.session() as session:
+        run = CrawlRun(config={}, stats={})
+        session.add(run)
+        session.flush()
+        ids = upsert_services(session, upsert_site(session, "defaults.example"), ["1"])
+        before = datetime.now(timezone.utc)
+        record_prices(session, run.id, "html", [{"service_id": ids["1"], "name": "x", "rate": Decimal("1"),
+                                                  "rate_text": "1", "currency": "USD"}])
+        row = session.scalars(select(PriceObservation).filter_by(run_id=run.id)).one()
+        assert row.geo == [] and row.currency_assumed is False and row.max_unlimited is False
+        assert before <= row.observed_at <= datetime.now(timezone.utc)
+
