@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import socket
 from concurrent.futures import Future
 from datetime import datetime
@@ -131,7 +132,9 @@ class CrawlStore:
             run = session.get(CrawlRun, self.run_id)
             run.status = "finished" if reason == "finished" else "interrupted"
             run.finished_at = now
+            # Scrapy's memusage/max is sampled once a minute: a short crawl's is its start-up size.
             run.stats = {**run.stats, **{key: _plain(value) for key, value in stats.items()},
+                         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                          "finish_reason": reason, "storage": {**writer_report, "failure": self.storage_failure}}
         self.database.dispose()
 

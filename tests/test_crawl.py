@@ -346,6 +346,7 @@ def test_ctrl_c_stops_the_crawl_in_order_and_says_so(sandbox, ground_truth, secr
         lookups = connection.execute("SELECT count(*) FROM dns_observation").fetchone()[0]
     assert status == "interrupted" and lookups == 0  # stopped means stopped: no enrichment after it
     assert json.loads(stats)["storage"]["failed_messages"] == 0
+    assert json.loads(stats)["max_rss_mib"] > 50  # the crawl process's own peak, recorded at the end
     assert not process_running(json.loads(stats)["storage_pid"])
     assert table_counts(database_url)["capture"] > 5
 
