@@ -229,3 +229,25 @@ def test_rows_left_without_a_defaulted_column_get_its_default(database: Database
         assert row.geo == [] and row.currency_assumed is False and row.max_unlimited is False
         assert before <= row.observed_at <= datetime.now(timezone.utc)
 
+
+
+def test_schema_revision_is_the_newest_migration(database: Database) -> None:
+    from alembic.script import ScriptDirectory
+
+    from panelmap.storage.database import SCHEMA_REVISION
+
+    assert ScriptDirectory.from_config(database.alembic_config()).get_current_head() == SCHEMA_REVISION
+    assert database.current_revision() == SCHEMA_REVISION
+
+
+def test_opening_a_database_at_the_newest_schema_does_not_load_alembic(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    Database.open(url).upgrade()
+    check = ("import sys; from panelmap.storage import Database; db = Database.open(sys.argv[1]); db.upgrade(); "
+             "db.require_schema(); print(sorted(name for name in sys.modules if name.startswith('alembic')))")
+    result = subprocess.run([sys.executable, "-c", check, url], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
