@@ -9,7 +9,6 @@ import click
 from panelmap.cli import AppContext, UserError
 from panelmap.crawl_display import crawl_with_progress
 from panelmap.enrich.base import EnrichmentSettings
-from panelmap.enrichment import enrich_run
 from panelmap.output import emit
 from panelmap.spiders.crawl import RENDER_MODES, CrawlOptions
 from panelmap.spiders.secrets import Secrets
@@ -53,6 +52,8 @@ def enrich(app: AppContext, sites: tuple[str, ...], dns: str | None, rdap: str |
         run_id = start_enrichment_run(session, proxy=proxy, resolver=dns)
     if not domains:
         raise UserError("no sites: name some, or crawl first")
+    from panelmap.enrichment import enrich_run
+
     settings = EnrichmentSettings(resolver=dns, rdap_url=rdap, proxy_url=proxy, ca_bundle=ca_bundle,
                                   asn_table=asn_table)
     stats = enrich_run(database, run_id, domains, settings, warc_dir=warc_dir, quiet=app.verbosity < 0)
@@ -124,6 +125,8 @@ def crawl(app: AppContext, seeds: tuple[str, ...], seeds_file: str | None, proxy
         run = session.get(CrawlRun, run_id)
         stopped = None if run.status == "finished" else run.stats.get("finish_reason", run.status)
     if enrich and not stopped:  # Ctrl-C means stop, not "go on to the lookups"
+        from panelmap.enrichment import enrich_run  # the enrichers' imports would delay the crawl's start
+
         domains = [normalise_domain(seed) for seed in seed_list]
         settings = EnrichmentSettings(resolver=dns, rdap_url=rdap, proxy_url=proxy, ca_bundle=ca_bundle,
                                       asn_table=asn_table)
