@@ -99,11 +99,6 @@ class PanelSpider(scrapy.Spider):
         site.seen.add(key)
         site.pending += 1
         meta = {"site": site.domain, "optional": optional, **kwargs.pop("meta", {})}
-        # The investigator's session for this site, merged by Scrapy's cookie middleware;
-        # the WARC redactor keeps its value out of the captures.
-        cookies = self.secrets.for_site(site.domain).cookies()
-        if cookies:
-            kwargs["cookies"] = cookies
         if render:
             meta.update(self._render_meta(kwargs.pop("screenshot", False)))
         meta["handler"] = callback.__name__
@@ -168,9 +163,21 @@ class PanelSpider(scrapy.Spider):
             site = SiteProgress(domain=domain, base_url=url)
             self.sites[domain] = site
             store.send(SiteStarted(domain))
-            request = self._request(site, url, self.parse_home, meta={"home": True})
+            request = self._request(site, url, self.parse_home, meta={"home": True},
+                                    cookies=self._session_cookies(domain))
             if request is not None:
                 yield request
+
+    def _session_cookies(self, domain: str) -> list[dict[str, str]]:
+        """The investigator's session for a site, for its home request: Scrapy's cookie jar then
+        sends it to the site and its subdomains (`www.` included) and follows the site's own
+        Set-Cookie, as a browser would; a redirect to another domain does not get it. Every
+        request comes after the home page's, so none goes without it. (Passed on every request,
+        it cost Scrapy's cookie middleware more CPU than this spider.) The WARC redactor keeps
+        its value out of the captures."""
+        cookies = self.secrets.for_site(domain).cookies()
+        site_domain = "." + domain.removeprefix("www.")
+        return [{"name": name, "value": value, "domain": site_domain, "path": "/"} for name, value in cookies.items()]
 
     def parse_home(self, response: Response, site: SiteProgress) -> Iterator[Any]:
         if not isinstance(response, TextResponse):

@@ -16,6 +16,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from crawling import crawl_command, run_crawl
@@ -87,6 +88,17 @@ def test_every_seed_completes_with_its_software_detected(sandbox_crawl, ground_t
         expected = software_names.get(ground_truth["sites"][domain]["software"])
         if expected:
             assert detected[domain] == expected, domain
+
+
+def test_the_session_from_the_secrets_file_opens_add_funds_pages(sandbox_crawl, ground_truth, world) -> None:
+    outcomes = site_outcomes(sandbox_crawl["db"])
+    behind_sign_in = [domain for domain, site in ground_truth["sites"].items()
+                      if domain in ground_truth["seeds"] and site["addfunds"]["needs_cookie"]
+                      and "cookie" in world.secrets[domain]]
+    assert behind_sign_in
+    for domain in behind_sign_in:
+        fetched = outcomes[domain][2]["pages"]["addfunds"]  # where the add-funds request ended up
+        assert urlsplit(fetched).path == urlsplit(ground_truth["sites"][domain]["addfunds"]["url"]).path, domain
 
 
 def test_rendered_sites_keep_raw_response_dom_and_screenshots(sandbox_crawl, ground_truth) -> None:
