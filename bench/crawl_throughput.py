@@ -168,7 +168,8 @@ def main() -> None:
                   f"{done.panelmap_span:.1f} s), bare {done.bare_pages} in {done.bare_seconds:.1f} s "
                   f"({done.bare_pages / done.bare_seconds:.0f} pages/s; crawl phase {done.bare_span:.1f} s): "
                   f"ratio {done.ratio:.2f}, crawl phase {done.phase_ratio:.2f}; "
-                  f"storage process {storage.get('cpu_seconds')} s CPU, {storage.get('failed_messages')} failed; "
+                  f"CPU: crawl process {done.stats.get('cpu_seconds')} s, storage process "
+                  f"{storage.get('cpu_seconds')} s, {storage.get('failed_messages')} failed; "
                   f"peak memory: crawl {done.stats.get('max_rss_mib')} MiB, "
                   f"storage {storage.get('max_rss_mib')} MiB")
     ratios = sorted(done.ratio for done in rounds)

@@ -132,9 +132,11 @@ class CrawlStore:
             run = session.get(CrawlRun, self.run_id)
             run.status = "finished" if reason == "finished" else "interrupted"
             run.finished_at = now
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             # Scrapy's memusage/max is sampled once a minute: a short crawl's is its start-up size.
             run.stats = {**run.stats, **{key: _plain(value) for key, value in stats.items()},
-                         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                         "max_rss_mib": usage.ru_maxrss // 1024,
+                         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
                          "finish_reason": reason, "storage": {**writer_report, "failure": self.storage_failure}}
         self.database.dispose()
 
