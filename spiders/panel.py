@@ -18,8 +18,9 @@ site's outcome is yielded, so no site ends without saying how it went.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin
@@ -102,8 +103,8 @@ class PanelSpider(scrapy.Spider):
         if render:
             meta.update(self._render_meta(kwargs.pop("screenshot", False)))
         meta["handler"] = callback.__name__
-        return scrapy.Request(url, callback=self._handle, errback=self._on_error, meta=meta,
-                              dont_filter=True, **kwargs)
+        handle = self._handle_async if inspect.isasyncgenfunction(callback) else self._handle
+        return scrapy.Request(url, callback=handle, errback=self._on_error, meta=meta, dont_filter=True, **kwargs)
 
     def _render_meta(self, screenshot: bool) -> dict[str, Any]:
         from scrapy_playwright.page import PageMethod
@@ -113,28 +114,38 @@ class PanelSpider(scrapy.Spider):
             methods.append(PageMethod("screenshot", full_page=True, type="png"))
         return {"playwright": True, "playwright_page_methods": methods}
 
-    async def _handle(self, response: Response) -> AsyncIterator[Any]:
-        """Every response comes here: run its page handler, then count the request as done.
+    def _handle(self, response: Response) -> Iterator[Any]:
+        """Every response whose handler is a plain generator comes here: run the handler,
+        then count the request as done.
 
-        One callback for all requests (the handler's name rides in meta) keeps requests
-        serialisable and lets Scrapy inspect the callback once, not once per request.
-        A handler is a generator, or an async one when it waits for the storage process.
+        Two callbacks for all requests (the handler's name rides in meta) keep requests
+        serialisable and let Scrapy inspect each callback once, not once per request.
+        Handlers that wait for the storage process go through `_handle_async`; the others
+        stay out of Scrapy's machinery for asynchronous output, which costs more per item.
         """
         site = self.sites[response.meta["site"]]
         site.pages += 1
         try:
-            outputs: Iterable[Any] | AsyncIterator[Any] = getattr(self, response.meta["handler"])(response, site)
-            if isinstance(outputs, AsyncIterator):
-                async for output in outputs:
-                    yield output
-            else:
-                for output in outputs:
-                    yield output
+            yield from getattr(self, response.meta["handler"])(response, site)
         except Exception as exc:  # a broken page costs that page, never the crawl
-            self.logger.warning("%s: could not process %s: %s", site.domain, response.url, exc)
-            site.errors.append(f"{response.url}: {type(exc).__name__}: {exc}")
+            self._page_failed(site, response, exc)
+        yield from self._settle(site)
+
+    async def _handle_async(self, response: Response) -> AsyncIterator[Any]:
+        """`_handle` for handlers that are async generators."""
+        site = self.sites[response.meta["site"]]
+        site.pages += 1
+        try:
+            async for output in getattr(self, response.meta["handler"])(response, site):
+                yield output
+        except Exception as exc:  # a broken page costs that page, never the crawl
+            self._page_failed(site, response, exc)
         for output in self._settle(site):
             yield output
+
+    def _page_failed(self, site: SiteProgress, response: Response, exc: Exception) -> None:
+        self.logger.warning("%s: could not process %s: %s", site.domain, response.url, exc)
+        site.errors.append(f"{response.url}: {type(exc).__name__}: {exc}")
 
     def _on_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
