@@ -248,3 +248,25 @@ def test_a_page_that_cannot_be_read_is_answered_with_why(database: Database, tmp
         "Invalid API key", "RecursionError: maximum recursion depth exceeded",
         "RecursionError: maximum recursion depth exceeded"]
     assert all(answer.service_ids == [] for answer in answers)
+
+
+def test_a_service_in_both_catalogues_is_one_service_even_when_a_batch_is_replayed(database: Database,
+                                                                                   tmp_path: Path) -> None:
+    """The writer remembers each open site's service ids, but only once their transaction committed."""
+    from panelmap.storage.models import Service
+
+    run_id = new_run(database)
+    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
+        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+        read(writer, services_page("a.example", None, "1", "2"), 1)
+        read(writer, catalogue("a.example", None, "2", "3"), 2)
+        # The never-read page fails the batch's transaction: the batch is replayed one message at a time.
+        writer.apply([SiteStarted("a.example"), StoreCatalogue(1), StoreCatalogue(99), StoreCatalogue(2)])
+        writer.apply([SiteFinishedItem("a.example", "complete", None, pages=2, services=3)])
+    assert writer.counts["failed_messages"] == 1
+    with database.session() as session:
+        services = dict(session.execute(select(Service.service_key, Service.id)).all())
+        prices = session.execute(select(PriceObservation.source, PriceObservation.service_id)).all()
+    assert sorted(services) == ["1", "2", "3"]
+    assert sorted(prices) == sorted([("html", services["1"]), ("html", services["2"]),
+                                     ("api", services["2"]), ("api", services["3"])])
