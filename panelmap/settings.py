@@ -62,3 +62,4 @@ PANELMAP_JOB = None
 PANELMAP_DNS = None
 PANELMAP_RATES: dict[str, str] = {}
 PANELMAP_CHROMIUM = None  # None: found by panelmap.browser.find_chromium()
+PANELMAP_STORAGE_PROCESS = None  # a StorageProcess started early (run_crawl does); None: the crawl starts one

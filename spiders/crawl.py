@@ -17,6 +17,7 @@ from panelmap import settings as default_settings
 from panelmap.browser import CHROMIUM_ARGS, find_chromium
 from panelmap.gc_tuning import tune_for_long_run
 from panelmap.spiders.panel import PanelSpider
+from panelmap.spiders.writer import StorageProcess
 
 RENDER_MODES = ("auto", "always", "never")
 
@@ -108,11 +109,17 @@ def playwright_settings(options: CrawlOptions) -> dict[str, Any]:
 def run_crawl(seeds: list[str], options: CrawlOptions,
               progress: Callable[[dict[str, int]], None] | None = None) -> int:
     """Crawl `seeds` and return the id of the CrawlRun that holds the results."""
-    process = CrawlerProcess(crawl_settings(options, progress))
-    crawler = process.create_crawler(PanelSpider)
-    process.crawl(crawler, seeds=seeds)
-    tune_for_long_run()
-    process.start()
+    storage = StorageProcess()  # imports its modules on another core while Scrapy sets up
+    try:
+        settings = crawl_settings(options, progress)
+        settings.set("PANELMAP_STORAGE_PROCESS", storage, priority="cmdline")
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(PanelSpider)
+        process.crawl(crawler, seeds=seeds)
+        tune_for_long_run()
+        process.start()
+    finally:
+        storage.close()  # already closed by the crawl, unless it failed before it began
     store = getattr(crawler, "_panelmap_store", None)
     if store is None:
         raise RuntimeError("the crawl did not start")

@@ -70,7 +70,9 @@ class CrawlStore:
             session.flush()
             self.run_id = run.id
         self.warc_directory = Path(settings.get("PANELMAP_WARC_DIR", "captures")) / f"run-{self.run_id}"
-        self.writer = StorageProcess(WriterConfig(
+        # `run_crawl` starts the storage process before Scrapy sets up; `scrapy crawl` starts it here.
+        self.writer = settings.get("PANELMAP_STORAGE_PROCESS") or StorageProcess()
+        self.writer.configure(WriterConfig(
             database_url=self.database.engine.url.render_as_string(hide_password=False),
             run_id=self.run_id, warc_directory=str(self.warc_directory), warc_prefix=f"panelmap-run{self.run_id}",
             software=f"panelmap/{__version__}", secret_values=self.secrets.values(), usd_rates=rates.as_strings(),

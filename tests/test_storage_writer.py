@@ -69,11 +69,24 @@ def services_page(domain: str, capture: str | None, *service_ids: str, rate: str
                          {"content-type": "text/html; charset=utf-8"})
 
 
+def configured(config: WriterConfig, **options: int) -> StorageProcess:
+    writer = StorageProcess(**options)
+    writer.configure(config)
+    return writer
+
+
+def test_a_storage_process_closed_before_it_has_a_run_leaves_at_once(tmp_path: Path) -> None:
+    writer = StorageProcess()  # as `run_crawl` starts it, before Scrapy sets up
+    assert writer.close() == {}
+    assert writer._process.exitcode == 0
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_storage_process_stores_in_order_with_capture_ids_and_no_secrets(database_url, tmp_path) -> None:
     database = Database.open(database_url)
     database.upgrade()
     run_id = new_run(database)
-    writer = StorageProcess(WriterConfig(
+    writer = configured(WriterConfig(
         database_url=database_url, run_id=run_id, warc_directory=str(tmp_path / "warc"), warc_prefix="test",
         software="panelmap-test", secret_values=[API_KEY], usd_rates=RateTable.from_setting().as_strings(),
     ))
@@ -142,7 +155,7 @@ def start_writer(tmp_path: Path, **options: int) -> tuple[Database, StorageProce
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     database = Database.open(database_url)
     database.upgrade()
-    writer = StorageProcess(WriterConfig(
+    writer = configured(WriterConfig(
         database_url=database_url, run_id=new_run(database), warc_directory=str(tmp_path / "warc"),
         warc_prefix="test", software="panelmap-test", secret_values=[],
     ), **options)
@@ -193,7 +206,7 @@ def test_a_failing_database_stops_the_writer_in_one_line(tmp_path: Path, capfd: 
     run_id = new_run(database)
     with database.engine.begin() as connection:  # what a vanished table or a dead server looks like to SQLAlchemy
         connection.exec_driver_sql("DROP TABLE price_observation")
-    writer = StorageProcess(WriterConfig(
+    writer = configured(WriterConfig(
         database_url=database_url, run_id=run_id, warc_directory=str(tmp_path / "warc"), warc_prefix="test",
         software="panelmap-test", secret_values=[],
     ))
