@@ -27,6 +27,10 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # Items go to one synchronous pipeline: running 100 of them "in parallel" (Scrapy's default)
 # only costs 100 asyncio tasks per response.
 CONCURRENT_ITEMS = 4
+# A warning for spider authors: to give it, Scrapy parses a generator callback's source again
+# whenever its cache has let go of that bound method, which with one callback for every
+# response cost more CPU than the spider's own page handling.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # also caps decompressed size: gzip bombs stop here
