@@ -24,7 +24,7 @@ from pathlib import Path
 import lxml.html
 
 from panelmap.spiders.extractors import extract_page
-from panelmap.spiders.taxonomy import classify
+from panelmap.spiders.taxonomy import clear_caches
 
 DEFAULT_DIR = Path(os.environ.get("PANELMAP_SMMPANELS", "/work/shared/data/smmpanels"))
 AVERAGE_TIMES = ("Not enough data", "5 hours 12 minutes", "43 minutes", "32877 hours and 14 minutes")
@@ -137,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(entries) != args.services:
         print(f"extraction found {len(entries)} services, expected {args.services}", file=sys.stderr)
         return 1
-    # The taxonomy cache is emptied at the start of every timed extraction, so
+    # The taxonomy caches are emptied at the start of every timed extraction, so
     # that no run profits from the names an earlier one classified.
     parse, full = best_of_interleaved(
         5,
         lambda: lxml.html.fromstring(body),
-        lambda: (classify.cache_clear(), extract_page(url, body)),
+        lambda: (clear_caches(), extract_page(url, body)),
     )
     print(f"page: {args.services} services ({len(services)} distinct real names), {len(body) / 1e6:.2f} MB")
     print(f"lxml.html.fromstring alone: {parse * 1000:8.1f} ms CPU (best of 5)")
