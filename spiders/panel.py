@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ipaddress
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -187,8 +188,10 @@ class PanelSpider(scrapy.Spider):
         it cost Scrapy's cookie middleware more CPU than this spider.) The WARC redactor keeps
         its value out of the captures."""
         cookies = self.secrets.for_site(domain).cookies()
-        site_domain = "." + domain.removeprefix("www.")
-        return [{"name": name, "value": value, "domain": site_domain, "path": "/"} for name, value in cookies.items()]
+        site = domain.removeprefix("www.")
+        # An address or a one-label name cannot take a domain cookie: the session then goes to that host alone.
+        scope = {} if "." not in site or _is_address(site) else {"domain": f".{site}"}
+        return [{"name": name, "value": value, "path": "/", **scope} for name, value in cookies.items()]
 
     def parse_home(self, response: Response, site: SiteProgress) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
@@ -333,6 +336,14 @@ class PanelSpider(scrapy.Spider):
 def _some(request: scrapy.Request | None) -> Iterator[scrapy.Request]:
     if request is not None:
         yield request
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _raw_capture(response: Response) -> str | None:
