@@ -379,3 +379,28 @@ def test_a_crawl_whose_storage_fails_stops_and_says_so(sandbox, ground_truth, tm
     with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
         status, stats = connection.execute("SELECT status, stats FROM crawl_run").fetchone()
     assert status == "interrupted" and json.loads(stats)["storage"]["failure"]
+
+
+@pytest.mark.parametrize(("seed", "first", "later", "sent"), [
+    ("example.com", "https://example.com/", "https://www.example.com/addfunds", True),
+    ("www.shop.io", "https://www.shop.io/", "https://shop.io/services", True),
+    ("127.0.0.1", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/addfunds", True),
+    ("example.com", "https://example.com/", "https://cdn.example.net/favicon.ico", False),
+])
+def test_the_session_cookie_reaches_the_site_and_no_other_host(seed, first, later, sent) -> None:
+    from scrapy import Request
+    from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
+
+    from panelmap.spiders.panel import PanelSpider
+    from panelmap.spiders.secrets import Secrets, SiteSecrets
+
+    class Spider(PanelSpider):
+        secrets = Secrets({seed: SiteSecrets(cookie="PHPSESSID=s3ss10n; csrf=t0k3n")})
+
+    cookies = CookiesMiddleware()
+    home = Request(first, cookies=Spider(seeds=seed)._session_cookies(seed))
+    cookies.process_request(home)
+    page = Request(later)
+    cookies.process_request(page)
+    assert home.headers.get("Cookie") == b"PHPSESSID=s3ss10n; csrf=t0k3n"
+    assert page.headers.get("Cookie") == (b"PHPSESSID=s3ss10n; csrf=t0k3n" if sent else None)
