@@ -16,7 +16,7 @@ ratio is then the cost of capture, extraction and storage per page. Real panel
 sites take 100 ms and more to answer; `--latency-ms` shows how much of that
 cost a crawl hides behind waiting.
 
-    .venv/bin/python bench/crawl_throughput.py [--sites 200] [--render never] [--latency-ms 0] [--rounds 3]
+    .venv/bin/python bench/crawl_throughput.py [--sites 200] [--render never] [--latency-ms 0] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ def main() -> None:
     parser.add_argument("--render", default="never", choices=["never", "auto"])
     parser.add_argument("--latency-ms", type=int, default=0,
                         help="time each sandbox site takes to answer (default 0: the crawl is bound by CPU alone)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="panelmap-then-bare pairs; the ratio's median is the figure (default 3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="panelmap-then-bare pairs; the ratio's median is the figure (default 5)")
     args = parser.parse_args()
 
     world = generate_world(seed=1, sites=args.sites)
