@@ -226,6 +226,18 @@ def table_counts(database_url: str) -> dict[str, int]:
                 for table in ("site", "service", "price_observation", "capture")}
 
 
+def wait_for_rows(database_url: str, table: str, more_than: int, timeout: float = 120) -> None:
+    """Until the crawl writing `database_url` has stored more than `more_than` rows of `table`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if table_counts(database_url)[table] > more_than:
+                return
+        except sqlite3.OperationalError:
+            continue  # schema not created yet
+
+
 def process_running(pid: int) -> bool:
     """Alive and not a zombie (an orphan's parent here may never reap it)."""
     try:
@@ -241,14 +253,7 @@ def test_killed_crawl_loses_nothing_and_a_rerun_completes_it(sandbox, ground_tru
     process = subprocess.Popen(crawl_command(database_url, tmp_path / "captures", sandbox, seeds, "--secrets",
                                              str(secrets_file), "--render", "never"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        try:
-            if table_counts(database_url)["price_observation"] > 500:
-                break
-        except sqlite3.OperationalError:
-            continue  # schema not created yet
+    wait_for_rows(database_url, "price_observation", 500)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     # Its storage process stores what it had received, then leaves on its own.
@@ -341,14 +346,7 @@ def test_ctrl_c_stops_the_crawl_in_order_and_says_so(sandbox, ground_truth, secr
     process = subprocess.Popen(crawl_command(database_url, tmp_path / "captures", sandbox, ground_truth["seeds"],
                                              "--secrets", str(secrets_file), "--render", "never", "--concurrency", "1"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        try:
-            if table_counts(database_url)["capture"] > 5:
-                break
-        except sqlite3.OperationalError:
-            continue
+    wait_for_rows(database_url, "capture", 5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
