@@ -127,11 +127,6 @@ def home_links(url: str, body: str | bytes, headers: Headers = None) -> HomeLink
     )
 
 
-def find_services_links(url: str, body: str | bytes, headers: Headers = None) -> list[str]:
-    """Links on a home page that lead to its services or price list, best first."""
-    return home_links(url, body, headers).services
-
-
 def _means_services(text: str) -> bool:
     key = _SQUEEZE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
     return key in _SERVICES_WORDS

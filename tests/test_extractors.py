@@ -16,7 +16,7 @@ from shared_data import SMMPANELS, require
 
 from panelmap.spiders.extract_api import ApiFormatError, PanelApiError, parse_services
 from panelmap.spiders.extract_table import Column, column_for_title, map_columns
-from panelmap.spiders.extractors import extract_page, find_services_links, home_links, services_page
+from panelmap.spiders.extractors import extract_page, home_links, services_page
 from panelmap.spiders.numbers import (
     Currency,
     currency_in_text,
@@ -52,7 +52,7 @@ def test_saved_page(name):
     if "extraction" in expected:
         assert extract_page(url, body).to_dict() == expected["extraction"]
     if "services_links" in expected:
-        assert find_services_links(url, body) == expected["services_links"]
+        assert home_links(url, body).services == expected["services_links"]
     if "side_pages" in expected:
         links = home_links(url, body)
         assert (links.side_pages, links.favicon) == (expected["side_pages"], expected["favicon"])
