@@ -66,9 +66,14 @@ class _DriverUpsert:
     positional: bool  # SQLite takes a tuple per row, psycopg a dict
     defaults: tuple[tuple[str, Any], ...]  # Python-side defaults of the columns the rows leave out
 
+    def converted_defaults(self) -> dict[str, Any]:
+        """The default columns' values for one call, computed and converted once for all its rows."""
+        values = {name: default.arg(None) if default.is_callable else default.arg for name, default in self.defaults}
+        return {name: process(values[name]) if process else values[name]
+                for name, process in zip(self.columns, self.processors) if name in values}
+
     def parameters(self, row: Mapping[str, Any], defaults: Mapping[str, Any]) -> Any:
-        values = {**defaults, **row}
-        converted = [process(values[name]) if process else values[name]
+        converted = [defaults[name] if name in defaults else process(row[name]) if process else row[name]
                      for name, process in zip(self.columns, self.processors)]
         return tuple(converted) if self.positional else dict(zip(self.columns, converted))
 
@@ -103,15 +108,15 @@ def write_many(
     but costs more per row, on PostgreSQL five times more: psycopg parses every such
     statement anew (`bench/storage_writes.py` prints both). Here the statement is
     compiled once, each value gets the same conversion from its column's type, and the
-    driver gets plain parameters. Column defaults are computed once per call.
+    driver gets plain parameters. Column defaults are computed and converted once per
+    call.
     """
     if not rows:
         return
     connection: Connection = session.connection()
     table: Table = model.__table__  # type: ignore[attr-defined]
     statement = _driver_upsert(connection.dialect, table, tuple(rows[0]), tuple(conflict), tuple(update))
-    defaults = {name: default.arg(None) if default.is_callable else default.arg
-                for name, default in statement.defaults}
+    defaults = statement.converted_defaults()
     connection.exec_driver_sql(statement.sql, [statement.parameters(row, defaults) for row in rows])
 
 
