@@ -40,7 +40,11 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 COOKIES_ENABLED = True
+# Both consoles run code sent to them inside the crawl, which holds the sites' API keys
+# and session cookies; Scrapy's remote control (on by default since 2.19) also writes its
+# token to a file any process of the same user can read.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # --- panelmap's components ---

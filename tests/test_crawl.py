@@ -183,6 +183,15 @@ def test_secrets_reach_no_capture_log_or_database(sandbox_crawl, world) -> None:
             assert secret.encode() not in haystack, f"a secret reached the {where}"
 
 
+def test_no_console_that_runs_code_opens_during_a_crawl(sandbox_crawl) -> None:
+    """A crawl holds the sites' keys and cookies: neither Scrapy's telnet console nor its
+    remote control (which runs code sent to it over HTTP) may listen."""
+    log = sandbox_crawl["result"].stderr
+    assert "Enabled extensions" in log  # Scrapy lists them at -vv
+    assert "RemoteControl" not in log and "TelnetConsole" not in log
+    assert "listening on port" not in log
+
+
 def test_warc_files_are_valid_and_every_capture_points_at_its_record(sandbox_crawl) -> None:
     files = sorted((sandbox_crawl["path"] / "captures").rglob("*.warc.gz"))
     assert files
