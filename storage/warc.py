@@ -23,13 +23,13 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
 import ahocorasick_rs
+from isal import isal_zlib
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 REDACTED = b"[REDACTED]"
 DEFAULT_MAX_FILE_SIZE = 1 << 30
-GZIP_LEVEL = 6
 # Kept under its original name: the stored body is already de-chunked, and a
 # replay tool that saw "chunked" would try to de-chunk it again.
 _HOP_BY_HOP_RENAMES = {"transfer-encoding": "X-Panelmap-Orig-Transfer-Encoding"}
@@ -181,10 +181,11 @@ class WarcFileWriter:
         buffer = io.BytesIO()
         self._builder.out = buffer
         self._builder._write_warc_record(buffer, record)
-        # One gzip member per record, as warcio writes them, but at zlib's default level:
-        # warcio's level 9 took twice the time for files about 1% smaller.
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        return compressor.compress(buffer.getvalue()) + compressor.flush()
+        # One gzip member per record, as warcio writes them, but by ISA-L at its default
+        # level: on a crawl's pages it takes a fifth of the time of zlib's default level,
+        # for files a tenth larger.
+        return isal_zlib.compress(buffer.getvalue(), isal_zlib.ISAL_DEFAULT_COMPRESSION,
+                                  wbits=isal_zlib.MAX_WBITS + 16)
 
     def _append(self, data: bytes) -> int:
         assert self._handle is not None
