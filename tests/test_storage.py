@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.util.exc import CommandError
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
 from panelmap.storage import Database, record_price, upsert_service, upsert_site
+from panelmap.storage.database import SCHEMA_REVISION
 from panelmap.storage.models import Base, CrawlRun, PriceObservation, Service, Site
 
 
@@ -23,9 +25,46 @@ def test_upgrade_creates_every_model_table(database_url: str) -> None:
     db.dispose()
 
 
-def test_models_and_migrations_do_not_drift(database: Database) -> None:
+def test_models_and_migrations_do_not_drift(database_url: str) -> None:
+    db = Database.open(database_url)
+    command.upgrade(db.alembic_config(), "head")  # every migration, not the new database's shortcut
     # alembic check raises when autogenerate would produce any operation.
-    command.check(database.alembic_config())
+    command.check(db.alembic_config())
+    db.dispose()
+
+
+def _schema(db: Database) -> dict[str, dict[str, Any]]:
+    """Each table's columns, keys, indexes and unique constraints, as the database reports them.
+    Not column order or server defaults: a migration appends the columns it adds, and gives a
+    new NOT NULL column a default for the rows already there."""
+    inspector = inspect(db.engine)
+    return {
+        table: {
+            "columns": {(column["name"], str(column["type"]), column["nullable"])
+                        for column in inspector.get_columns(table)},
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": sorted((key["constrained_columns"], key["referred_table"], key["referred_columns"],
+                                    sorted(key["options"].items())) for key in inspector.get_foreign_keys(table)),
+            "indexes": sorted((index["name"], index["column_names"], bool(index["unique"]))
+                              for index in inspector.get_indexes(table)),
+            "unique": sorted(constraint["column_names"] for constraint in inspector.get_unique_constraints(table)),
+        }
+        for table in inspector.get_table_names()
+    }
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(database_url: str) -> None:
+    db = Database.open(database_url)
+    command.upgrade(db.alembic_config(), "head")
+    migrated = _schema(db)
+    command.downgrade(db.alembic_config(), "base")
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert db.table_names() == []
+    db.upgrade()  # an empty database: built at once
+    assert db.current_revision() == SCHEMA_REVISION
+    assert _schema(db) == migrated
+    db.dispose()
 
 
 def test_check_detects_drift_when_schema_lags(database_url: str) -> None:
@@ -233,8 +272,6 @@ def test_rows_left_without_a_defaulted_column_get_its_default(database: Database
 
 def test_schema_revision_is_the_newest_migration(database: Database) -> None:
     from alembic.script import ScriptDirectory
-
-    from panelmap.storage.database import SCHEMA_REVISION
 
     assert ScriptDirectory.from_config(database.alembic_config()).get_current_head() == SCHEMA_REVISION
     assert database.current_revision() == SCHEMA_REVISION
