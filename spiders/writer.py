@@ -313,13 +313,20 @@ def serve(records: Any, pages: Any, answers: Any, report_sender: Any) -> None:
 
 
 def _read_pages(pages: Any, answers: Any, writer: CrawlWriter) -> None:
-    """Read catalogue pages as they come and answer each batch at once."""
+    """Read catalogue pages as they come, storing waiting meanwhile, and answer each as soon
+    as it is read: the crawl waits for the answer to follow the page's links."""
     while True:
         try:
             batch: list[CataloguePage | None] = pages.recv()
         except (EOFError, OSError):  # the crawl has gone
             return
-        _send_quietly(answers, [writer.read(page) for page in batch if page is not None])
+        for page in batch:
+            if page is not None:
+                with writer.reading:
+                    answer = writer.read(page)
+                # Not while holding `reading`: a crawl that waits for storing to make room
+                # reads no answers until it has.
+                _send_quietly(answers, [answer])
         if batch[-1] is None:
             answers.close()
             return
@@ -384,11 +391,24 @@ class CrawlWriter:
         self._service_ids: dict[str, dict[str, int]] = {}
         self._new_service_ids: dict[str, dict[str, int]] = {}
         self._unsaved_captures: list[dict[str, Any]] = []
+        # Held while catalogue pages are read; storing waits for it between messages. The two
+        # share one interpreter lock, and the crawl waits for the pages' answers (to follow
+        # their links), while nothing waits for storing until the crawl ends.
+        self.reading = threading.Lock()
+
+    def _give_way(self) -> None:
+        with self.reading:
+            pass
 
     def apply(self, messages: list[Message]) -> None:
         """Store `messages`. A message that cannot be stored is logged, counted and skipped;
         a failing disk or database (OSError, OperationalError) raises: nothing more could be stored."""
-        pending = [one for one in map(self._pending, messages) if self._write_records(one)]
+        pending = []
+        for message in messages:
+            self._give_way()
+            one = self._pending(message)
+            if self._write_records(one):
+                pending.append(one)
         try:
             self._transaction(pending)
         except OperationalError:
@@ -414,6 +434,7 @@ class CrawlWriter:
         self._new_service_ids = {}
         with self.database.session() as session:
             for one in pending:
+                self._give_way()
                 self._store(session, one)
             self._save_captures(session)
         self._site_ids.update(self._new_site_ids)

@@ -150,6 +150,22 @@ def test_a_message_that_cannot_be_stored_costs_only_itself(database: Database, t
         assert session.scalars(select(SiteCrawl.status)).all() == ["running"]
 
 
+def test_storing_gives_way_while_a_catalogue_page_is_read(database: Database, tmp_path: Path) -> None:
+    """The crawl waits for a page's answer, and nothing for storing: storing waits while a page is read."""
+    run_id = new_run(database)
+    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
+        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+        storing = threading.Thread(target=writer.apply, args=([SiteStarted("a.example"), home_page("a.example")],))
+        with writer.reading:  # as the reading thread holds it for each page
+            storing.start()
+            storing.join(0.5)
+            assert storing.is_alive()
+            assert not list(tmp_path.glob("*.warc.gz"))
+        storing.join(60)
+    assert not storing.is_alive()
+    assert (writer.counts["messages"], writer.counts["captures"]) == (2, 1)
+
+
 def start_writer(tmp_path: Path, **options: int) -> tuple[Database, StorageProcess]:
     """A fresh SQLite database with a run, and a storage process writing into it."""
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
