@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -73,13 +72,13 @@ from panelmap.storage import (
     Database,
     WarcFileWriter,
     capture_columns,
+    finish_site_crawl,
     record_captures,
     record_prices,
+    start_site_crawl,
     upsert_services,
     upsert_site,
-    write_many,
 )
-from panelmap.storage.models import SiteCrawl, utcnow
 from panelmap.storage.warc import SecretRedactor, WrittenRecord
 
 log = logging.getLogger(__name__)
@@ -539,11 +538,8 @@ class CrawlWriter:
             if row["parent"] and row["parent"] not in self._capture_ids and row["parent"] not in self._new_capture_ids:
                 self._save_captures(session)  # the parent is in this batch: give it its id first
             self._unsaved_captures.append(row)
-        # A site's SiteCrawl row by Core statements: the ORM, which loaded the row to change it,
-        # cost a tenth of a second a crawl.
         if isinstance(message, SiteStarted):
-            write_many(session, SiteCrawl, [{"run_id": self.run_id, "site_id": self._site_id(session, message.domain)}],
-                       conflict=["run_id", "site_id"])
+            start_site_crawl(session, self.run_id, self._site_id(session, message.domain))
         elif isinstance(message, SiteSoftwareItem):
             detection = message.detection
             self._new_site_ids[message.domain] = upsert_site(
@@ -555,15 +551,9 @@ class CrawlWriter:
                 raise LookupError(f"catalogue page {message.request_id} was never read")
             self._store_catalogue(session, pending.page)
         elif isinstance(message, SiteFinishedItem):
-            table, site_id = SiteCrawl.__table__, self._site_id(session, message.domain)
-            finished = session.connection().execute(
-                update(table)
-                .where(table.c.run_id == self.run_id, table.c.site_id == site_id)
-                .values(status=message.status, reason=message.reason, pages=message.pages, services=message.services,
-                        details=message.details, finished_at=utcnow())
-            )
-            if finished.rowcount != 1:
-                raise LookupError(f"{message.domain} finished but never started in this run")
+            finish_site_crawl(session, self.run_id, self._site_id(session, message.domain), status=message.status,
+                              reason=message.reason, pages=message.pages, services=message.services,
+                              details=message.details)
 
     def _site_id(self, session: Session, domain: str) -> int:
         known = self._site_ids.get(domain) or self._new_site_ids.get(domain)

@@ -10,9 +10,10 @@ from datetime import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .models import Capture, CrawlRun, PriceObservation, Service, Site, utcnow
+from .models import Capture, CrawlRun, PriceObservation, Service, Site, SiteCrawl, utcnow
 from .upsert import upsert, upsert_many, write_many
 from .warc import WrittenRecord
 
@@ -118,6 +119,24 @@ def record_captures(session: Session, run_id: int, rows: Sequence[Mapping[str, A
     # The no-op update makes every row, new or already stored, return its id.
     ids = upsert_many(session, Capture, values, conflict=["warc_record_id"], update=["warc_record_id"])
     return {record_id: capture_id for (record_id,), capture_id in ids.items()}
+
+
+def start_site_crawl(session: Session, run_id: int, site_id: int) -> None:
+    """Open the SiteCrawl of a site in a run (status "running"); one already open stays as it is."""
+    write_many(session, SiteCrawl, [{"run_id": run_id, "site_id": site_id}], conflict=["run_id", "site_id"])
+
+
+def finish_site_crawl(session: Session, run_id: int, site_id: int, **fields: Any) -> None:
+    """Close a site's SiteCrawl with `fields` (status, reason, pages, services, details).
+    Raises LookupError when the site was never started in the run."""
+    # An UPDATE, not the ORM: loading each site's row to change it cost a tenth of a second a crawl.
+    table = SiteCrawl.__table__
+    finished = session.connection().execute(
+        update(table).where(table.c.run_id == run_id, table.c.site_id == site_id)
+        .values(**fields, finished_at=utcnow())
+    )
+    if finished.rowcount != 1:
+        raise LookupError(f"site {site_id} finished but never started in run {run_id}")
 
 
 def start_enrichment_run(session: Session, *, proxy: str | None, resolver: str | None) -> int:
