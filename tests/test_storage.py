@@ -269,7 +269,6 @@ def test_rows_left_without_a_defaulted_column_get_its_default(database: Database
         assert before <= row.observed_at <= datetime.now(timezone.utc)
 
 
-
 def test_schema_revision_is_the_newest_migration(database: Database) -> None:
     from alembic.script import ScriptDirectory
 

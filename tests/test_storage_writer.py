@@ -8,6 +8,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -126,15 +128,20 @@ def test_the_storage_process_stores_in_order_with_capture_ids_and_no_secrets(dat
     database.dispose()
 
 
+@contextmanager
+def crawl_writer(database: Database, tmp_path: Path) -> Iterator[CrawlWriter]:
+    """The storage process's writer, in this process, for a new run: WARC files go to `tmp_path`."""
+    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
+        yield CrawlWriter(database, new_run(database), warc, RateTable.from_setting())
+
+
 def read(writer: CrawlWriter, page: CataloguePage, request_id: int) -> CatalogueRead:
     page.request_id = request_id
     return writer.read(page)
 
 
 def test_a_message_that_cannot_be_stored_costs_only_itself(database: Database, tmp_path: Path) -> None:
-    run_id = new_run(database)
-    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
-        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+    with crawl_writer(database, tmp_path) as writer:
         response = home_page("a.example")
         read(writer, catalogue("a.example", response.record_id, "7"), 1)
         writer.apply([
@@ -152,9 +159,7 @@ def test_a_message_that_cannot_be_stored_costs_only_itself(database: Database, t
 
 def test_storing_gives_way_while_a_catalogue_page_is_read(database: Database, tmp_path: Path) -> None:
     """The crawl waits for a page's answer, and nothing for storing: storing waits while a page is read."""
-    run_id = new_run(database)
-    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
-        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+    with crawl_writer(database, tmp_path) as writer:
         storing = threading.Thread(target=writer.apply, args=([SiteStarted("a.example"), home_page("a.example")],))
         with writer.reading:  # as the reading thread holds it for each page
             storing.start()
@@ -239,9 +244,7 @@ def test_a_failing_database_stops_the_writer_in_one_line(tmp_path: Path, capfd: 
 
 def test_catalogue_pages_are_read_then_stored_and_each_sites_two_catalogues_reconciled(
         database: Database, tmp_path: Path) -> None:
-    run_id = new_run(database)
-    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
-        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+    with crawl_writer(database, tmp_path) as writer:
         answers = [read(writer, services_page("a.example", None, "1", "2"), 1),
                    read(writer, catalogue("a.example", None, "2", "3", rate="0.95"), 2)]
         assert [(answer.request_id, answer.service_ids) for answer in answers] == [(1, ["1", "2"]), (2, ["2", "3"])]
@@ -261,8 +264,7 @@ def test_catalogue_pages_are_read_then_stored_and_each_sites_two_catalogues_reco
 
 def test_a_page_that_cannot_be_read_is_answered_with_why(database: Database, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
-        writer = CrawlWriter(database, new_run(database), warc, RateTable.from_setting())
+    with crawl_writer(database, tmp_path) as writer:
         refused = catalogue("a.example", None)
         refused.body = b'{"error": "Invalid API key"}'
         answers = [read(writer, refused, 1)]
@@ -284,9 +286,7 @@ def test_a_service_in_both_catalogues_is_one_service_even_when_a_batch_is_replay
     """The writer remembers each open site's service ids, but only once their transaction committed."""
     from panelmap.storage.models import Service
 
-    run_id = new_run(database)
-    with WarcFileWriter(tmp_path, "test", redactor=SecretRedactor()) as warc:
-        writer = CrawlWriter(database, run_id, warc, RateTable.from_setting())
+    with crawl_writer(database, tmp_path) as writer:
         read(writer, services_page("a.example", None, "1", "2"), 1)
         read(writer, catalogue("a.example", None, "2", "3"), 2)
         # The never-read page fails the batch's transaction: the batch is replayed one message at a time.
