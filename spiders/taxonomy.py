@@ -547,6 +547,13 @@ def _target_platform(platforms: list[tuple[str, bool]]) -> str | None:
     return None
 
 
+def _metric_or_accounts(metric: str | None, platform: str | None) -> str | None:
+    """`metric`, else "accounts" for a platform whose services are subscriptions sold as accounts."""
+    if metric is None and platform in _ACCOUNT_PLATFORMS:
+        return "accounts"
+    return metric
+
+
 def classify(name: str, category: str | None = None, description: str | None = None) -> Taxonomy:
     """What a service sells, from its name; the category fills what the name
     leaves out, and the description only the platform (from links such as
@@ -561,9 +568,7 @@ def classify(name: str, category: str | None = None, description: str | None = N
 def _with_description(listing: Taxonomy, description: str) -> Taxonomy:
     """`listing` with what the description adds: a platform from its links, a guarantee."""
     platform = listing.platform or _linked_platform(description)
-    metric = listing.metric
-    if metric is None and platform in _ACCOUNT_PLATFORMS:
-        metric = "accounts"
+    metric = _metric_or_accounts(listing.metric, platform)
     guarantee = listing.guarantee_days
     if guarantee is None:
         guarantee = _description_guarantee(description)
@@ -589,8 +594,7 @@ def _classify_listing(name: str, category: str | None) -> Taxonomy:
         platform = "website"
     elif platform == "website" and metric is None:
         metric = "traffic"
-    if metric is None and platform in _ACCOUNT_PLATFORMS:
-        metric = "accounts"
+    metric = _metric_or_accounts(metric, platform)
     guarantee = hits.guarantee_days
     return Taxonomy(
         platform=platform,
